@@ -1,1 +1,3 @@
-__all__ = []
+from .cifar_resnet import CifarResNet, ZeroPadShortcut
+
+__all__ = ['CifarResNet', 'ZeroPadShortcut']
