@@ -1,0 +1,63 @@
+"""Evaluate a checkpoint on the test set of a config.
+
+    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out FILE.pkl]
+        [--out-item {pred,metrics}] [--show-dir DIR] [--cfg-options k=v ...]
+        [--launcher {none,pytorch,slurm,mpi}]
+"""
+import argparse
+import os.path as osp
+
+import mmengine
+import mmghm  # noqa: F401  (registers modules, checkpoint allow-list)
+from mmengine.evaluator import DumpResults
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
+
+from mmghm.utils import add_common_args, load_config
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Test a checkpoint')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument(
+        '--out', help='dump predictions (.pkl) or metrics (.json/.yaml/.pkl)')
+    parser.add_argument(
+        '--out-item', choices=['pred', 'metrics'], default='pred',
+        help='what --out holds (default: the per-sample predictions)')
+    parser.add_argument(
+        '--show-dir',
+        help='save prediction images to this folder (under the work dir); '
+        'needs default_hooks.visualization in the config')
+    parser.add_argument(
+        '--interval', type=int, default=1,
+        help='visualize every this many test images (with --show-dir)')
+    add_common_args(parser)
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    if not osp.isfile(args.checkpoint):
+        raise FileNotFoundError(f'checkpoint not found: {args.checkpoint}')
+    cfg = load_config(args)
+    cfg.load_from = args.checkpoint
+    if args.show_dir is not None:
+        vis = cfg.get('default_hooks', {}).get('visualization')
+        if vis is None:
+            raise KeyError('--show-dir needs default_hooks.visualization = '
+                           "dict(type='VisualizationHook') in the config")
+        vis.update(enable=True, out_dir=args.show_dir,
+                   interval=args.interval)
+    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg \
+        else RUNNERS.build(cfg)
+    if args.out and args.out_item == 'pred':
+        runner.test_evaluator.metrics.append(
+            DumpResults(out_file_path=args.out))
+    metrics = runner.test()
+    if args.out and args.out_item == 'metrics':
+        mmengine.dump(metrics, args.out)
+
+
+if __name__ == '__main__':
+    main()
