@@ -114,3 +114,67 @@ class ClassCountsMixin:
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
         if bool(self._counts_set):
             self._on_class_counts(self.class_counts.to(torch.float64))
+
+
+def check_cls_inputs(cls_score: Tensor,
+                     label: Tensor,
+                     num_classes: Optional[int],
+                     ignore_index: Optional[int] = None) -> None:
+    """Check logits and hard labels of a classification loss.
+
+    Accepts the call sites of MMPretrain's ``ClsHead`` (``(N, C)`` logits,
+    ``(N,)`` labels), MMDetection's bbox heads (the same) and
+    MMSegmentation's decode heads (``(N, C, d1, ...)`` logits, ``(N, d1,
+    ...)`` labels). Label values are checked with one host sync, before any
+    state of the loss changes.
+
+    Args:
+        cls_score: Logits, ``(N, C)`` or ``(N, C, d1, ...)``.
+        label: Integer class indices, ``(N,)`` or ``(N, d1, ...)``.
+        num_classes: Expected C; None skips that check.
+        ignore_index: A label value that is allowed outside [0, C).
+
+    Raises:
+        ValueError: Naming what was wrong: not a tensor, too few dims, a
+            class count other than ``num_classes``, soft ``(N, C)`` targets
+            (from Mixup/CutMix), non-integer labels, a label shape that does
+            not match, or label values outside [0, C) that are not
+            ``ignore_index``.
+    """
+    if not torch.is_tensor(cls_score) or cls_score.dim() < 2 or \
+            not cls_score.dtype.is_floating_point:
+        raise ValueError(
+            'cls_score must be a floating-point (N, C) or (N, C, ...) '
+            f'tensor, got {type(cls_score).__name__} of shape '
+            f'{tuple(getattr(cls_score, "shape", ()))} and dtype '
+            f'{getattr(cls_score, "dtype", None)}.')
+    C = cls_score.shape[1]
+    if num_classes is not None and C != num_classes:
+        raise ValueError(f'cls_score has {C} classes (dim 1) but the loss '
+                         f'was built with num_classes={num_classes}.')
+    if not torch.is_tensor(label):
+        raise ValueError('label must be a tensor of class indices, got '
+                         f'{type(label).__name__}.')
+    if label.dtype.is_floating_point or label.dtype.is_complex or \
+            label.dtype == torch.bool:
+        if label.shape == cls_score.shape:
+            raise ValueError(
+                'this loss needs hard integer labels, but got soft targets '
+                f'of shape {tuple(label.shape)} (Mixup/CutMix batch '
+                'augments or label smoothing make them). Remove '
+                "train_cfg.augments or use CrossEntropyLoss(use_soft=True).")
+        raise ValueError(
+            f'label must be an integer tensor, got dtype {label.dtype}.')
+    expected = (cls_score.shape[0], ) + tuple(cls_score.shape[2:])
+    if tuple(label.shape) != expected:
+        raise ValueError(
+            f'label has shape {tuple(label.shape)}; for cls_score of shape '
+            f'{tuple(cls_score.shape)} it must be {expected}.')
+    bad = (label < 0) | (label >= C)
+    if ignore_index is not None:
+        bad &= label != ignore_index
+    if bad.any():  # one host sync
+        values = torch.unique(label[bad])[:10].tolist()
+        allowed = f'[0, {C})' if ignore_index is None else \
+            f'[0, {C}) or ignore_index={ignore_index}'
+        raise ValueError(f'label values {values} are outside {allowed}.')
