@@ -36,7 +36,7 @@ from .utils import check_non_negative, check_positive_int, check_reduction
 
 __all__ = ['GHMCWAPLoss', 'margin_cross_entropy']
 
-_STAT_BUFFERS = ('edges', 'density', 'ref_density')
+_FLOAT32_BUFFERS = ('edges', 'density', 'ref_density', '_log_size_ref')
 
 
 class _MarginCrossEntropy(torch.autograd.Function):
@@ -58,6 +58,9 @@ class _MarginCrossEntropy(torch.autograd.Function):
         log_p_target = target_logit - lse
         ctx.save_for_backward(adjusted, lse, label)
         g = -torch.expm1(log_p_target)  # 1 - p_y, accurate near p_y = 1
+        # A row with +inf/NaN logits has no meaningful g: mark it NaN so
+        # that it is never counted into the histograms.
+        g = torch.where(torch.isfinite(lse), g, g.new_full((), math.nan))
         ctx.mark_non_differentiable(g)
         return -log_p_target, g
 
@@ -261,15 +264,12 @@ class GHMCWAPLoss(nn.Module):
     def _apply(self, fn, *args, **kwargs):
         # Keep the histogram buffers in float32 under .half()/.to(dtype):
         # counts in float16 would lose precision and overflow past 65504.
-        before = {n: self._buffers[n] for n in _STAT_BUFFERS}
+        before = {n: self._buffers[n] for n in _FLOAT32_BUFFERS}
         super()._apply(fn, *args, **kwargs)
         for name, old in before.items():
             new = self._buffers[name]
             if new.dtype != torch.float32:
                 self._buffers[name] = old.to(new.device, torch.float32)
-        cache = self._buffers['_log_size_ref']
-        if cache.dtype != torch.float32:
-            self._buffers['_log_size_ref'] = cache.float()
         return self
 
     # ------------------------------------------------------------------
