@@ -22,6 +22,7 @@ the running density over ranks, makes it the reference and, with AURA,
 re-bins each class with widths proportional to ``1 / log(v_i)`` (Alg. 1).
 """
 import math
+from contextlib import nullcontext
 from typing import Optional, Tuple
 
 import torch
@@ -32,64 +33,76 @@ from mmpretrain.models.losses.utils import weight_reduce_loss
 from torch import Tensor
 
 from mmghm.registry import MODELS
-from .utils import check_non_negative, check_positive_int, check_reduction
+from .utils import (check_cls_inputs, check_non_negative, check_positive_int,
+                    check_reduction)
 
 __all__ = ['GHMCWAPLoss', 'margin_cross_entropy']
 
-_FLOAT32_BUFFERS = ('edges', 'density', 'ref_density', '_log_size_ref')
 
 
-class _MarginCrossEntropy(torch.autograd.Function):
-    """Per-example ``CE(z + M, y)`` with a hand-written backward.
+class _GHMCWAPFunction(torch.autograd.Function):
+    """Per-example ``W * CE(z + M, y)`` with a hand-written backward.
 
-    ``M`` is a constant (no gradient flows through the statistics, method.md
-    §6), so ``d loss / d z = softmax(z + M) - onehot(y)``. Writing this
-    backward by hand saves the temporaries autograd would keep for the
-    margin arithmetic, which matters at large C. Also returns
-    ``g = 1 - p_y`` (method.md §1), detached.
+    W and M are constants for autograd (method.md §6), so
+    ``d loss / d z = W * (softmax(z + M) - onehot(y))``. Writing this by hand
+    keeps one (B, C) tensor for the backward instead of the temporaries of
+    the margin arithmetic, and one autograd node instead of a dozen.
+
+    The margins enter as a row shift: ``M_{m,n} = min(0, a_n - a_m)`` with
+    ``a = gamma * log S``, and since a softmax is unchanged by a constant
+    added to a row, ``z + M`` may be replaced by ``z + min(a_n, a_m)``,
+    which costs one (B, C) pass less.
     """
 
     @staticmethod
-    def forward(ctx, logits: Tensor, margin: Optional[Tensor],
-                label: Tensor) -> Tuple[Tensor, Tensor]:
-        adjusted = logits if margin is None else logits + margin
-        lse = torch.logsumexp(adjusted, dim=1)
-        target_logit = adjusted.gather(1, label.unsqueeze(1)).squeeze(1)
-        log_p_target = target_logit - lse
-        ctx.save_for_backward(adjusted, lse, label)
-        g = -torch.expm1(log_p_target)  # 1 - p_y, accurate near p_y = 1
-        # A row with +inf/NaN logits has no meaningful g: mark it NaN so
-        # that it is never counted into the histograms.
-        g = torch.where(torch.isfinite(lse), g, g.new_full((), math.nan))
-        ctx.mark_non_differentiable(g)
-        return -log_p_target, g
+    def forward(ctx, logits: Tensor, label: Tensor,
+                shift: Optional[Tensor], weigh) -> Tensor:
+        if shift is None:
+            adjusted = logits
+        else:
+            adjusted = torch.minimum(shift.unsqueeze(0),
+                                     shift[label].unsqueeze(1))
+            adjusted += logits
+        log_prob = torch.log_softmax(adjusted, dim=1)
+        log_p_target = log_prob.gather(1, label.unsqueeze(1)).squeeze(1)
+        # g = 1 - p_y (method.md §1), accurate near p_y = 1; a row with
+        # +inf/NaN logits gives NaN, which is never counted.
+        g = torch.expm1(log_p_target).neg_()
+        weight = weigh(g)
+        loss = log_p_target.neg()
+        if weight is not None:
+            loss = loss.mul_(weight)
+        ctx.save_for_backward(log_prob, label, weight)
+        return loss
 
     @staticmethod
-    def backward(ctx, grad_loss: Tensor, grad_g: Tensor):
-        adjusted, lse, label = ctx.saved_tensors
-        grad = torch.sub(adjusted, lse.unsqueeze(1)).exp_()
-        grad.scatter_add_(
-            1, label.unsqueeze(1),
-            torch.full_like(lse, -1.0).unsqueeze(1))
-        grad.mul_(grad_loss.unsqueeze(1))
-        return grad, None, None
+    def backward(ctx, grad_loss: Tensor):
+        log_prob, label, weight = ctx.saved_tensors
+        coef = grad_loss if weight is None else grad_loss * weight
+        grad = log_prob.exp()
+        grad.scatter_add_(1, label.unsqueeze(1),
+                          torch.full_like(coef, -1.0).unsqueeze(1))
+        grad.mul_(coef.unsqueeze(1))
+        return grad, None, None, None
 
 
-def margin_cross_entropy(logits: Tensor, label: Tensor,
-                         margin: Optional[Tensor] = None
-                         ) -> Tuple[Tensor, Tensor]:
-    """Per-example cross-entropy of margin-adjusted logits (Eq. 3).
+def margin_cross_entropy(logits: Tensor,
+                         label: Tensor,
+                         shift: Optional[Tensor] = None,
+                         weight: Optional[Tensor] = None) -> Tensor:
+    """Per-example ``W * CE(z + M, y)`` of Eq. 3.
 
     Args:
         logits: (B, C) logits ``z``.
         label: (B,) int64 class indices in [0, C).
-        margin: (B, C) constant margins ``M_{y_k, .}`` or None.
+        shift: (C,) ``a = gamma * log S`` (margins ``min(0, a_n - a_y)``),
+            or None for no margins.
+        weight: (B,) constant weights W, or None.
 
     Returns:
-        tuple: per-example loss (B,) and gradient norm ``g = 1 - p_y`` (B,),
-        the latter detached.
+        Tensor: (B,) per-example loss.
     """
-    return _MarginCrossEntropy.apply(logits, margin, label)
+    return _GHMCWAPFunction.apply(logits, label, shift, lambda g: weight)
 
 
 @MODELS.register_module()
@@ -130,6 +143,14 @@ class GHMCWAPLoss(nn.Module):
         use_sigmoid: Must be False. Accepted only so that sigmoid heads
             (RetinaNet, FCOS, ...) that pass ``use_sigmoid=True`` get a clear
             error: the paper defines GHM-CWAP for softmax classifiers only.
+        background_index: Label of a background class to leave out of the
+            margins (Eq. 2), e.g. ``-1`` (= ``num_classes - 1``) in
+            MMDetection's bbox heads. Its examples get no margins and its
+            logit never gets one, so background examples keep suppressing
+            every foreground logit (as in EQL and Seesaw); it is still
+            counted into its own histogram and weighted (Eq. 1) like any
+            class. None (default): no background, every class is balanced
+            against every other.
     """
 
     def __init__(self,
@@ -145,7 +166,8 @@ class GHMCWAPLoss(nn.Module):
                  loss_weight: float = 1.0,
                  ignore_index: Optional[int] = None,
                  loss_name: str = 'loss_ghm_cwap',
-                 use_sigmoid: bool = False) -> None:
+                 use_sigmoid: bool = False,
+                 background_index: Optional[int] = None) -> None:
         super().__init__()
         if use_sigmoid:
             raise ValueError(
@@ -181,6 +203,17 @@ class GHMCWAPLoss(nn.Module):
         self.loss_weight = float(loss_weight)
         self.ignore_index = ignore_index
         self._loss_name = loss_name
+        if background_index is not None:
+            if isinstance(background_index, bool) or not isinstance(
+                    background_index, int) or not (
+                        -self.num_classes <= background_index <
+                        self.num_classes):
+                raise ValueError(
+                    'background_index must be None or an int in '
+                    f'[-{self.num_classes}, {self.num_classes}) (-1: the '
+                    f'last logit), but got {background_index!r}.')
+            background_index %= self.num_classes
+        self.background_index = background_index
 
         C, N = self.num_classes, self.num_bins
         uniform = torch.linspace(0, 1, N + 1, dtype=torch.float64)
@@ -189,10 +222,18 @@ class GHMCWAPLoss(nn.Module):
         self.register_buffer('density', torch.zeros(C, N))
         self.register_buffer('ref_density', torch.zeros(C, N))
         self.register_buffer('num_updates', torch.zeros((), dtype=torch.long))
-        # log S_c from ``ref_density``: changes only at update(), so cached.
-        self.register_buffer('_log_size_ref', torch.zeros(C),
-                             persistent=False)
+        # Tables derived from the state that change only at update(), so
+        # cached (non-persistent; rebuilt on load): the margin shift
+        # a = gamma * log S from ``ref_density``, 1 / (N * d) per bin, and
+        # all inner edges in one sorted float64 vector (class c offset by 2c)
+        # so that one searchsorted finds every example's bin.
+        self.register_buffer('_shift_ref', torch.zeros(C), persistent=False)
+        self.register_buffer('_unit', torch.ones(C, N), persistent=False)
+        self.register_buffer(
+            '_flat_edges', torch.zeros(C * (N - 1), dtype=torch.float64),
+            persistent=False)
         self._has_ref = False
+        self._refresh_cache()
 
     @property
     def loss_name(self) -> str:
@@ -221,13 +262,26 @@ class GHMCWAPLoss(nn.Module):
         the running ``density`` as it is now.
         """
         if self._has_ref:
-            return self._log_size_ref
+            return self._effective_size(self.ref_density).log_()
         return self._effective_size(self.density).log_()
 
+    def _margin_shift(self) -> Tensor:
+        """``a = gamma * log S`` (C,): the margins are min(0, a_n - a_m)."""
+        if self._has_ref:
+            return self._shift_ref
+        return self._effective_size(self.density).log_().mul_(self.gamma)
+
+    @torch.no_grad()
     def _refresh_cache(self) -> None:
+        C, N = self.num_classes, self.num_bins
         self._has_ref = bool(self.num_updates > 0)
-        self._log_size_ref.copy_(
-            self._effective_size(self.ref_density).log_())
+        self._shift_ref.copy_(
+            self._effective_size(self.ref_density).log_().mul_(self.gamma))
+        self._unit.copy_(self.edges.diff(dim=1).mul(N).reciprocal_())
+        offsets = 2 * torch.arange(C, dtype=torch.float64,
+                                   device=self.edges.device)
+        self._flat_edges.copy_(
+            (self.edges[:, 1:N].double() + offsets.unsqueeze(1)).view(-1))
 
     @torch.no_grad()
     def update(self) -> None:
@@ -262,72 +316,19 @@ class GHMCWAPLoss(nn.Module):
         self._refresh_cache()
 
     def _apply(self, fn, *args, **kwargs):
-        # Keep the histogram buffers in float32 under .half()/.to(dtype):
+        # Keep every buffer's dtype under .half()/.to(dtype): histogram
         # counts in float16 would lose precision and overflow past 65504.
-        before = {n: self._buffers[n] for n in _FLOAT32_BUFFERS}
+        before = dict(self._buffers)
         super()._apply(fn, *args, **kwargs)
         for name, old in before.items():
             new = self._buffers[name]
-            if new.dtype != torch.float32:
-                self._buffers[name] = old.to(new.device, torch.float32)
+            if new.dtype != old.dtype:
+                self._buffers[name] = old.to(new.device)
         return self
 
     # ------------------------------------------------------------------
     # forward
     # ------------------------------------------------------------------
-    def _flatten(self, cls_score: Tensor, label: Tensor,
-                 weight: Optional[Tensor]
-                 ) -> Tuple[Tensor, Tensor, Optional[Tensor]]:
-        """Bring classification, detection or (N, C, ...) dense inputs to
-        (M, C) logits and (M,) labels/weights; check them."""
-        C = self.num_classes
-        if not torch.is_tensor(cls_score) or cls_score.dim() < 2:
-            raise ValueError('cls_score must be a (N, C) or (N, C, ...) '
-                             f'tensor, got {type(cls_score).__name__} of '
-                             f'shape {getattr(cls_score, "shape", None)}.')
-        if cls_score.shape[1] != C:
-            raise ValueError(
-                f'cls_score has {cls_score.shape[1]} classes (dim 1) but '
-                f'GHMCWAPLoss was built with num_classes={C}.')
-        if label.dtype.is_floating_point or label.dtype == torch.bool:
-            if label.shape == cls_score.shape:
-                raise ValueError(
-                    'GHMCWAPLoss needs hard integer labels, got soft targets '
-                    f'of shape {tuple(label.shape)} (Mixup/CutMix batch '
-                    'augments make them). Its histograms count each example '
-                    'under one class; remove train_cfg.augments or use '
-                    'another loss.')
-            raise ValueError(
-                f'label must be an integer tensor, got {label.dtype}.')
-        expected = (cls_score.shape[0], ) + tuple(cls_score.shape[2:])
-        if tuple(label.shape) != expected:
-            raise ValueError(
-                f'label has shape {tuple(label.shape)}; for cls_score of '
-                f'shape {tuple(cls_score.shape)} it must be {expected}.')
-        if cls_score.dim() > 2:
-            # (N, C, d1, ...) -> (N * d1 * ..., C)
-            logits = cls_score.movedim(1, -1).reshape(-1, C)
-        else:
-            logits = cls_score
-        label = label.reshape(-1)
-        if weight is not None:
-            if weight.numel() != label.numel():
-                raise ValueError(
-                    f'weight has {weight.numel()} elements but there are '
-                    f'{label.numel()} examples; pass one weight per example.')
-            weight = weight.reshape(-1).to(logits.dtype)
-        return logits, label, weight
-
-    def _check_labels(self, label: Tensor, ignore_index: Optional[int]):
-        bad = (label < 0) | (label >= self.num_classes)
-        if ignore_index is not None:
-            bad &= label != ignore_index
-        if bad.any():  # one host sync; an error here changes no state
-            values = torch.unique(label[bad])[:10].tolist()
-            raise ValueError(
-                f'labels {values} are outside [0, {self.num_classes}) and '
-                f'are not ignore_index ({ignore_index}).')
-
     def forward(self,
                 cls_score: Tensor,
                 label: Tensor,
@@ -354,86 +355,86 @@ class GHMCWAPLoss(nn.Module):
         reduction = check_reduction(reduction_override or self.reduction)
         if ignore_index is None:
             ignore_index = self.ignore_index
-        logits, label, weight = self._flatten(cls_score, label, weight)
-        self._check_labels(label, ignore_index)
-        label = label.long()
+        # Every check before any state changes (the histograms).
+        check_cls_inputs(cls_score, label, self.num_classes, ignore_index)
+        C = self.num_classes
+        if cls_score.dim() > 2:  # (N, C, d1, ...) -> (N * d1 * ..., C)
+            logits = cls_score.movedim(1, -1).reshape(-1, C)
+        else:
+            logits = cls_score
+        label = label.reshape(-1).long()
+        if weight is not None:
+            if weight.numel() != label.numel():
+                raise ValueError(
+                    f'weight has {weight.numel()} elements but there are '
+                    f'{label.numel()} examples; pass one weight per example.')
+            weight = weight.reshape(-1).float()
+        valid = None
+        if ignore_index is not None:
+            valid = label != ignore_index
+            label = label.masked_fill(~valid, 0)
         counting = self.training and torch.is_grad_enabled()
 
-        # Statistics in float32 whatever the input dtype (method.md §6).
+        # Statistics and loss in float32 whatever the input dtype (AMP).
         dtype = torch.float64 if logits.dtype == torch.float64 \
             else torch.float32
-        with torch.autocast(logits.device.type, enabled=False):
-            z = logits.to(dtype)
-            if ignore_index is not None:
-                valid = label != ignore_index
-                safe_label = torch.where(valid, label, 0)
-            else:
-                valid = None
-                safe_label = label
+        autocast = torch.is_autocast_enabled(logits.device.type) \
+            if logits.device.type != 'meta' else False
+        with torch.autocast(logits.device.type, enabled=False) \
+                if autocast else nullcontext():
+            shift = self._margin_shift().to(dtype) if self.inter else None
 
-            margin = None
-            if self.inter:  # Eq. 2, B x C work from the vector log S
-                log_s = self.log_effective_size().to(dtype)
-                margin = (log_s.unsqueeze(0) -
-                          log_s[safe_label].unsqueeze(1)).clamp_(max=0)
-                margin.mul_(self.gamma)
-            ce, g = margin_cross_entropy(z, safe_label, margin)
+            def weigh(g: Tensor) -> Optional[Tensor]:
+                return self._intra_weights(label, g, valid, weight, counting)
 
-            weights = self._intra_weights(safe_label, g, valid, weight,
-                                          counting)
-            loss = ce if weights is None else ce * weights.to(dtype)
-            if valid is not None:
-                loss = torch.where(valid, loss, loss.new_zeros(()))
-                if avg_factor is None and reduction == 'mean':
-                    avg_factor = valid.sum().clamp_(min=1).to(dtype)
-            elif avg_factor is None and reduction == 'mean':
-                avg_factor = max(loss.numel(), 1)
+            loss = _GHMCWAPFunction.apply(logits.to(dtype), label, shift,
+                                          weigh)
+            if reduction == 'mean' and avg_factor is None:
+                avg_factor = max(label.numel(), 1) if valid is None else \
+                    valid.sum().clamp_(min=1).to(dtype)
             loss = weight_reduce_loss(
                 loss, weight=weight, reduction=reduction,
                 avg_factor=avg_factor)
         if reduction == 'none' and cls_score.dim() > 2:
             loss = loss.view((cls_score.shape[0], ) +
                              tuple(cls_score.shape[2:]))
-        return self.loss_weight * loss
+        return loss * self.loss_weight if self.loss_weight != 1.0 else loss
 
     @torch.no_grad()
     def _intra_weights(self, label: Tensor, g: Tensor,
                        valid: Optional[Tensor], weight: Optional[Tensor],
                        counting: bool) -> Optional[Tensor]:
         """Bin the examples, count them (training only) and return the
-        intra-category weights W (Eq. 1, method.md §2-4), or None when
-        neither weights nor counting are needed."""
-        if not self.intra and not counting:
-            return None
-        N = self.num_bins
-        edges = self.edges
-        g = g.to(edges.dtype)
+        per-example factor of the loss: the intra-category weights W
+        (Eq. 1, method.md §2-4), zero for ignored examples; None when it
+        would be all ones."""
         member = torch.isfinite(g)  # NaN/inf logits never enter the state
         if valid is not None:
             member &= valid
+        if not self.intra and not counting:
+            return None if valid is None else valid.to(g.dtype)
+        N = self.num_bins
         # A g equal to an edge belongs to the bin above it; g = 1 falls in
-        # the last bin (the top edge is left out of the search).
-        row_edges = edges[label]
-        bins = torch.searchsorted(
-            row_edges[:, 1:N].contiguous(),
-            g.nan_to_num(0.0).clamp(0, 1).unsqueeze(1),
-            right=True).squeeze(1)
-        lower = row_edges.gather(1, bins.unsqueeze(1)).squeeze(1)
-        upper = row_edges.gather(1, (bins + 1).unsqueeze(1)).squeeze(1)
-        unit = (upper - lower).mul_(N).reciprocal_()  # 1 / (N * d_i)
-        flat = label * N + bins
+        # the last bin (the top edges are not in the table). Class c's inner
+        # edges sit at 2c + e, so the searchsorted index counts (N - 1) per
+        # lower class plus the bin within the class.
+        query = g.double().nan_to_num_(0.0).clamp_(0, 1)
+        query += label * 2
+        flat = torch.searchsorted(self._flat_edges, query, right=True)
+        flat += label  # = label * N + bin, as bin = idx - label * (N - 1)
+        unit = self._unit.view(-1)[flat]  # 1 / (N * d_i)
         density = self.density.view(-1)
         if counting:
             counted = member if weight is None else member & (weight != 0)
             density.index_add_(0, flat, unit * counted)
         if not self.intra:
-            return None
+            return None if valid is None else valid.to(g.dtype)
         own = density[flat]
         # An example that was not counted (evaluation) sees its empty bin
         # as holding one example (method.md §4).
         v = torch.maximum(own, unit)
         if self.intra_weight == 'tempered':
-            w = v.pow(self.alpha - 1.0)
+            w = v.pow_(self.alpha - 1.0)
         else:
             rows = self.density[label]
             occupied = rows > 0
@@ -441,14 +442,12 @@ class GHMCWAPLoss(nn.Module):
                                torch.zeros_like(rows)).sum(dim=1)
             bins_used = occupied.sum(dim=1)
             was_empty = own <= 0
-            size = size + torch.where(was_empty, v.pow(self.alpha),
-                                      torch.zeros_like(v))
+            v_alpha = v.pow(self.alpha)
+            size += torch.where(was_empty, v_alpha, torch.zeros_like(v))
             bins_used = (bins_used + was_empty.long()).clamp_(min=1)
-            w = size / v.pow(self.alpha) / bins_used
-        w = torch.where(member, w, torch.zeros_like(w))
-        # GHM-C's normalisation: mean weight 1 over the counted examples.
-        total = w.sum()
-        n_member = member.sum()
-        scale = torch.where(total > 0, n_member / total.clamp(min=1e-12),
-                            torch.zeros_like(total))
-        return w * scale
+            w = size.div_(v_alpha).div_(bins_used)
+        w.mul_(member)  # w is finite: NaN g were binned as g = 0
+        # GHM-C's normalisation: mean weight 1 over the counted examples
+        # (member examples always have w > 0, so no member -> all zero).
+        w.mul_(member.sum() / w.sum().clamp_(min=1e-30))
+        return w.to(g.dtype)

@@ -170,10 +170,17 @@ def check_cls_inputs(cls_score: Tensor,
         raise ValueError(
             f'label has shape {tuple(label.shape)}; for cls_score of shape '
             f'{tuple(cls_score.shape)} it must be {expected}.')
-    bad = (label < 0) | (label >= C)
-    if ignore_index is not None:
-        bad &= label != ignore_index
-    if bad.any():  # one host sync
+    if label.numel() == 0:
+        return
+    # One reduction and one host sync in the common case; the slow search
+    # for the offending values runs only on the error path.
+    checked = label if ignore_index is None else label.masked_fill(
+        label == ignore_index, 0)
+    low, high = torch.aminmax(checked)
+    if int(low) < 0 or int(high) >= C:
+        bad = (label < 0) | (label >= C)
+        if ignore_index is not None:
+            bad &= label != ignore_index
         values = torch.unique(label[bad])[:10].tolist()
         allowed = f'[0, {C})' if ignore_index is None else \
             f'[0, {C}) or ignore_index={ignore_index}'
