@@ -60,8 +60,10 @@ class _GHMCWAPFunction(torch.autograd.Function):
         if shift is None:
             adjusted = logits
         else:
-            adjusted = torch.minimum(shift.unsqueeze(0),
-                                     shift[label].unsqueeze(1))
+            # shift: (C,), or (2, C) = (a as the logit's class, a as the
+            # example's class), which differ only with a background class.
+            col, row = (shift, shift) if shift.dim() == 1 else shift.unbind()
+            adjusted = torch.minimum(col.unsqueeze(0), row[label].unsqueeze(1))
             adjusted += logits
         log_prob = torch.log_softmax(adjusted, dim=1)
         log_p_target = log_prob.gather(1, label.unsqueeze(1)).squeeze(1)
@@ -96,7 +98,9 @@ def margin_cross_entropy(logits: Tensor,
         logits: (B, C) logits ``z``.
         label: (B,) int64 class indices in [0, C).
         shift: (C,) ``a = gamma * log S`` (margins ``min(0, a_n - a_y)``),
-            or None for no margins.
+            (2, C) separate ``a`` for the logits' and the examples' classes
+            (see ``GHMCWAPLoss._exclude_background``), or None for no
+            margins.
         weight: (B,) constant weights W, or None.
 
     Returns:
@@ -271,6 +275,19 @@ class GHMCWAPLoss(nn.Module):
             return self._shift_ref
         return self._effective_size(self.density).log_().mul_(self.gamma)
 
+    def _exclude_background(self, shift: Tensor) -> Tensor:
+        """(2, C) column/row shifts that leave the background out of the
+        margins: as a logit's class its ``a`` is +inf (``min(inf, a_m) =
+        a_m``, the row's own shift: no margin on the background logit); as an
+        example's class it is ``min(a)`` (``min(a_n, min(a))`` is the same for
+        every n: no margins for background examples)."""
+        bg = self.background_index
+        col = shift.clone()
+        col[bg] = math.inf
+        row = shift.clone()
+        row[bg] = shift.min()
+        return torch.stack([col, row])
+
     @torch.no_grad()
     def _refresh_cache(self) -> None:
         C, N = self.num_classes, self.num_bins
@@ -383,6 +400,8 @@ class GHMCWAPLoss(nn.Module):
         with torch.autocast(logits.device.type, enabled=False) \
                 if autocast else nullcontext():
             shift = self._margin_shift().to(dtype) if self.inter else None
+            if shift is not None and self.background_index is not None:
+                shift = self._exclude_background(shift)
 
             def weigh(g: Tensor) -> Optional[Tensor]:
                 return self._intra_weights(label, g, valid, weight, counting)
@@ -426,7 +445,14 @@ class GHMCWAPLoss(nn.Module):
         density = self.density.view(-1)
         if counting:
             counted = member if weight is None else member & (weight != 0)
-            density.index_add_(0, flat, unit * counted)
+            # Sum the batch in float64 first, then add it to the float32
+            # buffer: adding examples one by one to a float32 bin stops
+            # counting at 2**24 (x + 1 == x), which segmentation (millions
+            # of pixels a batch) reaches within a few iterations.
+            batch = torch.zeros(density.numel(), dtype=torch.float64,
+                                device=density.device)
+            batch.index_add_(0, flat, (unit * counted).double())
+            density.add_(batch.to(density.dtype))
         if not self.intra:
             return None if valid is None else valid.to(g.dtype)
         own = density[flat]
