@@ -1,3 +1,6 @@
 from .aura_hook import AURAHook, find_ghm_cwap_losses
 
 __all__ = ['AURAHook', 'find_ghm_cwap_losses']
+from .loss_epoch_hook import LossEpochHook  # noqa: E402
+
+__all__ += ['LossEpochHook']

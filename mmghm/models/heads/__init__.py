@@ -1,1 +1,4 @@
 __all__ = []
+from .normed_linear_head import NormedLinearClsHead  # noqa: E402
+
+__all__ += ['NormedLinearClsHead']
