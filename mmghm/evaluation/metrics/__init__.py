@@ -1,1 +1,2 @@
 __all__ = []
+from .group_accuracy import GroupAccuracy  # noqa: F401
