@@ -4,3 +4,6 @@ __all__ = ['AURAHook', 'find_ghm_cwap_losses']
 from .loss_epoch_hook import LossEpochHook  # noqa: E402
 
 __all__ += ['LossEpochHook']
+from .grad_hist_vis_hook import GradHistVisHook  # noqa: F401,E402
+
+__all__ += ['GradHistVisHook']
