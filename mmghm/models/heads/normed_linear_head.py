@@ -31,7 +31,11 @@ class NormedLinearClsHead(ClsHead):
         in_channels: Number of input feature channels.
         scale: Multiplier of the cosine logits, > 0.
         eps: Guard of the L2 normalisation.
-        **kwargs: ``loss``, ``topk``, ``cal_acc``, ``init_cfg`` of
+        loss: Config of the loss, typically ``dict(type='mmghm.LDAMLoss',
+            num_classes=...)``; the default (scoped, so it builds under any
+            default scope) is MMPretrain's cross-entropy.
+        init_cfg: MMEngine init config; the weight initialises itself.
+        **kwargs: ``topk``, ``cal_acc`` of
             :class:`mmpretrain.models.heads.ClsHead`.
     """
 
@@ -40,9 +44,11 @@ class NormedLinearClsHead(ClsHead):
                  in_channels: int,
                  scale: float = 1.0,
                  eps: float = 1e-12,
+                 loss: dict = dict(
+                     type='mmpretrain.CrossEntropyLoss', loss_weight=1.0),
                  init_cfg: Optional[dict] = None,
                  **kwargs) -> None:
-        super().__init__(init_cfg=init_cfg, **kwargs)
+        super().__init__(loss=loss, init_cfg=init_cfg, **kwargs)
         for name, value in (('num_classes', num_classes),
                             ('in_channels', in_channels)):
             if isinstance(value, bool) or not isinstance(value, int) or \

@@ -15,8 +15,8 @@ from torch import Tensor
 
 from mmghm.registry import MODELS
 from .base import BaseClsLoss
-from .utils import ClassCountsMixin, CountsLike, check_non_negative, \
-    check_positive_int
+from .utils import (ClassCountsMixin, CountsLike, check_non_negative,
+                    check_positive_int)
 
 __all__ = ['BalancedSoftmaxLoss']
 

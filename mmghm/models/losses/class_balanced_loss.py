@@ -21,8 +21,8 @@ from torch import Tensor
 
 from mmghm.registry import MODELS
 from .base import BaseClsLoss
-from .utils import ClassCountsMixin, CountsLike, check_non_negative, \
-    check_positive_int
+from .utils import (ClassCountsMixin, CountsLike, check_non_negative,
+                    check_positive_int)
 
 __all__ = [
     'ClassBalancedLoss', 'EffectiveNumberLoss', 'inverse_frequency_weights',

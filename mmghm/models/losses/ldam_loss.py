@@ -26,8 +26,8 @@ from torch import Tensor
 from mmghm.registry import MODELS
 from .base import BaseClsLoss
 from .class_balanced_loss import effective_number_weights
-from .utils import ClassCountsMixin, CountsLike, check_non_negative, \
-    check_positive_int
+from .utils import (ClassCountsMixin, CountsLike, check_non_negative,
+                    check_positive_int)
 
 __all__ = ['LDAMLoss', 'ldam_margins']
 
