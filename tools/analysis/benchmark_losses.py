@@ -26,6 +26,12 @@ LOSSES: Dict[str, dict] = {
     'GHMCWAPLoss(paper W)': dict(
         type='mmghm.GHMCWAPLoss', intra_weight='paper'),
     'mmpretrain SeesawLoss': dict(type='mmpretrain.SeesawLoss'),
+    # Baselines' non-default forms (their defaults are added below).
+    'EffectiveNumberLoss(sigmoid)': dict(
+        type='mmghm.EffectiveNumberLoss', loss_type='sigmoid'),
+    'EffectiveNumberLoss(focal)': dict(
+        type='mmghm.EffectiveNumberLoss', loss_type='focal'),
+    'LDAMLoss(DRW on)': dict(type='mmghm.LDAMLoss', drw_start_epoch=0),
 }
 #: Losses registered in mmghm that need ``num_classes``/class counts are
 #: added automatically by :func:`registered_losses`.

@@ -15,7 +15,7 @@ MMDetection's version loops over the bins in Python with ``.item()``; here
 binning is one floor and counting one ``bincount``, and the EMA
 lives in a buffer (saved in checkpoints).
 """
-from typing import Optional
+from typing import Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -26,6 +26,34 @@ from .base import BaseClsLoss
 from .utils import check_non_negative, check_positive_int
 
 __all__ = ['GHMCLoss']
+
+
+class _WeightedOneHotBCE(torch.autograd.Function):
+    """Per-example ``sum_c beta_c * BCE(z_c, [c = y])`` for constant beta.
+
+    The gradient is ``beta * (sigmoid(z) - onehot) = beta * g * sign`` with
+    ``g`` the gradient norm already computed for the binning (sign -1 at the
+    label), so the backward is one multiplication instead of autograd's
+    softplus and product backwards.
+    """
+
+    @staticmethod
+    def forward(ctx, logits: Tensor, label: Tensor, beta: Tensor,
+                g: Tensor) -> Tensor:
+        idx = label.unsqueeze(1)
+        # BCE(z, onehot) = softplus(z) - z * onehot, weighted and summed.
+        loss = torch.bmm(beta.unsqueeze(1),
+                         F.softplus(logits).unsqueeze(2)).view(-1)
+        loss -= (beta.gather(1, idx) * logits.gather(1, idx)).squeeze(1)
+        grad = beta * g
+        grad.scatter_(1, idx, grad.gather(1, idx).neg_())
+        ctx.save_for_backward(grad)
+        return loss
+
+    @staticmethod
+    def backward(ctx, grad_loss: Tensor):
+        grad, = ctx.saved_tensors
+        return grad * grad_loss.unsqueeze(1), None, None, None
 
 
 @MODELS.register_module()
@@ -78,11 +106,12 @@ class GHMCLoss(BaseClsLoss):
 
     @torch.no_grad()
     def _term_weights(self, logits: Tensor, label: Tensor,
-                      rows: Optional[Tensor], update: bool) -> Tensor:
-        """``beta`` for every (example, class) term (M, C), no gradient."""
+                      rows: Optional[Tensor],
+                      update: bool) -> Tuple[Tensor, Tensor]:
+        """``beta / C`` and ``g`` for every (example, class) term (M, C)."""
         C = logits.shape[1]
         # g = |sigmoid(z) - t|: sigmoid(z) for negatives, 1 - it for y.
-        g = torch.sigmoid(logits.float())
+        g = torch.sigmoid(logits)
         idx = label.unsqueeze(1)
         g.scatter_(1, idx, 1.0 - g.gather(1, idx))
         # Region i is [i / bins, (i + 1) / bins); g = 1 goes to the last.
@@ -90,6 +119,8 @@ class GHMCLoss(BaseClsLoss):
         # exact (and ~10x faster than a bucketize over the edges).
         bin_idx = (g.to(torch.float64) * self.bins).long().clamp_(
             max=self.bins - 1)  # long() truncates: floor for g >= 0
+        # (for float64 logits g is float64 and the product may round up
+        # at an edge; this only affects g within 1e-16 of i / bins.)
         if rows is None:
             counts = torch.bincount(
                 bin_idx.view(-1), minlength=self.bins).float()
@@ -112,9 +143,12 @@ class GHMCLoss(BaseClsLoss):
         else:
             density = counts
         n = nonempty.sum().clamp(min=1)
-        per_bin = torch.where(nonempty, tot / density.clamp(min=1e-12) / n,
-                              torch.zeros_like(density))
-        return per_bin.take(bin_idx)
+        # beta / C: the per-example loss is the mean over the C terms.
+        per_bin = torch.where(
+            nonempty,
+            tot / density.clamp(min=1e-12) / (n * C),
+            torch.zeros_like(density)).to(logits.dtype)
+        return per_bin.take(bin_idx), g
 
     def _per_example_loss(self, logits, label, valid, weight):
         rows = valid
@@ -122,13 +156,8 @@ class GHMCLoss(BaseClsLoss):
             rows = weight != 0 if rows is None else rows & (weight != 0)
         # Decided here: _term_weights runs under no_grad.
         update = self.training and torch.is_grad_enabled()
-        beta = self._term_weights(logits, label, rows, update).to(
-            logits.dtype)
-        # BCE(z, onehot) = softplus(z) - z * onehot.
-        idx = label.unsqueeze(1)
-        loss = torch.linalg.vecdot(beta, F.softplus(logits)) - \
-            (beta.gather(1, idx) * logits.gather(1, idx)).squeeze(1)
-        return loss / logits.shape[1]
+        beta, g = self._term_weights(logits, label, rows, update)
+        return _WeightedOneHotBCE.apply(logits, label, beta, g)
 
     def extra_repr(self) -> str:
         return (f'bins={self.bins}, momentum={self.momentum}, ' +
