@@ -6,3 +6,9 @@ from .sklearn_digits import SklearnDigits  # noqa: F401
 from .tiny_imagenet import TinyImageNet  # noqa: F401
 from .utils import (dataset_class_counts, find_cifar10_jpeg,  # noqa: F401
                     prepare_cifar10_jpeg)
+
+__all__ += [
+    'LongTailedDataset', 'long_tailed_counts', 'TinyImageNet', 'ImageNetLT',
+    'INaturalist', 'SklearnDigits', 'dataset_class_counts',
+    'find_cifar10_jpeg', 'prepare_cifar10_jpeg'
+]

@@ -20,7 +20,7 @@ class TinyImageNet(BaseDataset):
         ├── train/<wnid>/images/<wnid>_<k>.JPEG
         └── val/
             ├── images/val_<k>.JPEG
-            └── val_annotations.txt        # "val_<k>.JPEG<TAB><wnid><TAB>box"
+            └── val_annotations.txt  # "val_<k>.JPEG<TAB><wnid><TAB>box"
 
     Labels follow the sorted WordNet ids (the order of ``ImageFolder`` and of
     MMPretrain's ``CustomDataset`` on ``train/``), so class 0 is

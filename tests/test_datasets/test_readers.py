@@ -83,7 +83,7 @@ def test_tiny_imagenet_errors(tiny_root, tmp_path):
         TinyImageNet(str(tiny_root), split='train')
 
 
-# -- ImageNet-LT ---------------------------------------------------------------
+# -- ImageNet-LT ------------------------------------------------------------
 @pytest.fixture
 def imagenet_lt_root(tmp_path):
     root = tmp_path / 'imagenet'
@@ -135,7 +135,7 @@ def test_imagenet_lt_missing_list(tmp_path):
         ImageNetLT(str(tmp_path), split='test')
 
 
-# -- iNaturalist -----------------------------------------------------------------
+# -- iNaturalist ------------------------------------------------------------
 def inat_json(category_ids=(0, 1, 2)):
     images = [dict(id=10 + i, file_name=f'train_val_images/Aves/s{i}.jpg',
                    width=8, height=8) for i in range(5)]

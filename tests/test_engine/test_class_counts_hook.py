@@ -1,8 +1,12 @@
 """ClassCountsHook in real Runners: train -> checkpoint -> test, wrappers,
 DDP broadcast, errors. Data: scikit-learn's real digits, long-tailed."""
 import copy
+import json
 import os
 import socket
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -16,6 +20,7 @@ from mmghm.engine.hooks.class_counts_hook import (CHECKPOINT_KEY,
                                                   broadcast_from_main)
 from mmghm.evaluation.metrics import GroupAccuracy
 
+REPO = Path(__file__).resolve().parents[2]
 # SklearnDigits train split: the smallest class has 140 images.
 LT_COUNTS = long_tailed_counts(10, 140, 10)  # [140, 108, ..., 14]
 PIPELINE = [dict(type='Resize', scale=(16, 16)), dict(type='PackInputs')]
@@ -201,3 +206,29 @@ def test_broadcast_from_rank0_under_ddp(tmp_path):
     assert rank0[1] == 'ZeroDivisionError: division by zero'
     assert rank1[1] == ('RuntimeError: rank 0 failed: ZeroDivisionError: '
                         'division by zero')
+
+
+def test_tools_test_py_end_to_end(trained, tmp_path):
+    """tools/test.py (no train set built) groups by the checkpoint's counts
+    and writes the per-class JSON into its work dir."""
+    _, train_dir = trained
+    cfg = make_test_cfg(tmp_path, train_dir / 'epoch_2.pth', with_train=True)
+    cfg['test_evaluator'][1]['out_file'] = 'test_per_class.json'
+    del cfg['load_from'], cfg['work_dir']
+    Config(cfg).dump(str(tmp_path / 'cfg.py'))
+    work_dir = tmp_path / 'work'
+    proc = subprocess.run(
+        [sys.executable, str(REPO / 'tools' / 'test.py'),
+         str(tmp_path / 'cfg.py'), str(train_dir / 'epoch_2.pth'),
+         '--work-dir', str(work_dir), '--out-item', 'metrics', '--out',
+         str(tmp_path / 'metrics.json')],
+        capture_output=True, text=True, cwd=str(REPO), timeout=600,
+        env=dict(os.environ, OMP_NUM_THREADS='1'))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    metrics = json.loads((tmp_path / 'metrics.json').read_text())
+    assert metrics['group_accuracy/top1'] == pytest.approx(
+        metrics['accuracy/top1'])
+    per_class = json.loads((work_dir / 'test_per_class.json').read_text())
+    assert per_class['class_counts'] == LT_COUNTS
+    assert per_class['group_names'] == ['many', 'medium', 'few', 'rare']
+    assert per_class['classes'] == list('0123456789')

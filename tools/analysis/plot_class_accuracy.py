@@ -133,7 +133,8 @@ def plot_class_accuracy(results: Sequence[dict],
     ends = np.concatenate([edges, [counts.size - 0.5]])
     for x in edges:
         ax.axvline(x, color='k', linestyle='--', linewidth=0.8)
-    for s, e, g in zip(starts, ends, group[np.r_[0, (edges + 0.5).astype(int)]]):
+    first_of_group = np.r_[0, (edges + 0.5).astype(int)]
+    for s, e, g in zip(starts, ends, group[first_of_group]):
         ax.text((s + e) / 2, 101, names[g], ha='center', va='bottom',
                 fontsize=8)
 

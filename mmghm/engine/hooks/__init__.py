@@ -1,7 +1,9 @@
 from .aura_hook import AURAHook, find_ghm_cwap_losses
 
 __all__ = ['AURAHook', 'find_ghm_cwap_losses']
-from .class_counts_hook import ClassCountsHook  # noqa: F401
+from .class_counts_hook import ClassCountsHook  # noqa: F401,E402
+
+__all__ += ['ClassCountsHook']
 from .loss_epoch_hook import LossEpochHook  # noqa: E402
 
 __all__ += ['LossEpochHook']

@@ -54,9 +54,10 @@ class ClassCountsHook(Hook):
       for its ``out_file``).
 
     Rank 0 counts and broadcasts, so every rank gets identical counts under
-    DDP. The counts are saved in the checkpoint (``meta['mmghm_class_counts']``)
-    and restored when a checkpoint is loaded, so ``tools/test.py``, which
-    builds no training set, still groups classes by the training counts.
+    DDP. The counts are saved in the checkpoint
+    (``meta['mmghm_class_counts']``) and restored when a checkpoint is
+    loaded, so ``tools/test.py``, which builds no training set, still groups
+    classes by the training counts.
     If a test or stand-alone validation starts without counts (a checkpoint
     from a run without this hook), the training set of the config is built
     and counted once, unless ``count_train_set_on_test=False``; failing that,

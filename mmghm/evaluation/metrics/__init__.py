@@ -1,2 +1,4 @@
 __all__ = []
 from .group_accuracy import GroupAccuracy  # noqa: F401
+
+__all__ += ['GroupAccuracy']

@@ -134,9 +134,10 @@ class GroupAccuracy(BaseMetric):
             except (TypeError, ValueError):
                 raise ValueError('thresholds must be a sequence of numbers, '
                                  f'but got {thresholds!r}.') from None
-            if (not thresholds or any(not t > 0 or math.isinf(t)
-                                      for t in thresholds)
-                    or any(a <= b for a, b in zip(thresholds, thresholds[1:]))):
+            pairs = zip(thresholds, thresholds[1:])
+            if (not thresholds
+                    or any(not t > 0 or math.isinf(t) for t in thresholds)
+                    or any(a <= b for a, b in pairs)):
                 raise ValueError(
                     'thresholds must be finite positive numbers in strictly '
                     f'decreasing order, but got {thresholds!r}.')
