@@ -52,8 +52,9 @@ class GradHistState:
             resumed from a checkpoint without the hook's state, or a bare
             checkpoint read with ``approx=True``).
         fine_hist: Optional (C, F) counts of ``g`` in F uniform bins over the
-            same examples as ``ref_density`` (``GradHistVisHook(fine_bins=F)``):
-            the "real" distribution at resolution 1/F.
+            same examples as ``ref_density`` (recorded by
+            ``GradHistVisHook(fine_bins=F)``): the "real" distribution at
+            resolution 1/F.
         class_counts: Optional (C,) training-set class counts (dataset
             ``metainfo['class_counts']``).
         class_names: Optional class names.
@@ -250,6 +251,8 @@ def rebin(counts: np.ndarray, src_edges: np.ndarray,
                           flat.cumsum(axis=1)], axis=1)
     for r in range(flat.shape[0]):  # analysis only, not a training path
         out[r] = np.diff(np.interp(dst[r], src[r], cdf[r]))
+    # differences of a cumulative sum leave rounding dust where nothing is
+    out[np.abs(out) <= 1e-9 * np.maximum(cdf[:, -1:], 1.0)] = 0.0
     return out.reshape(lead + (dst.shape[1] - 1, ))
 
 
@@ -451,7 +454,7 @@ def fig2_data(state: GradHistState,
               tail: Optional[Sequence[int]] = None,
               num_head: int = 1,
               num_tail: int = 1,
-              grid_bins: int = 200) -> dict:
+              display_bins: Optional[int] = None) -> dict:
     """The data of the paper's Fig. 2 for one update of one run.
 
     All curves and bars are piecewise constant, given as ``(edges, heights)``
@@ -459,12 +462,13 @@ def fig2_data(state: GradHistState,
 
     - (a) ``a_edges``, ``a_overall`` (all classes), ``a_head`` / ``a_tail``
       (sums over the ``head`` / ``tail`` classes): the gradient-norm
-      distribution of the reference period. Grid: the fine histogram's bins
-      if recorded, else ``grid_bins`` uniform bins onto which each class's
-      own histogram is spread (:func:`rebin`).
+      distribution of the reference period, from the fine histograms if
+      recorded, else from each class's own N-bin histogram, spread
+      (:func:`rebin`) onto a grid of ``display_bins`` uniform bins.
     - ``real_edges``, ``real_heights``: the "real" distribution of class
-      ``cls``: its fine histogram if recorded (``real_source='fine'``), else
-      its own N-bin histogram (``'bins'``), the finest data available.
+      ``cls``: its fine histogram if recorded (``real_source='fine'``; on
+      ``display_bins`` bins when given), else its own N-bin histogram
+      (``'bins'``), the finest data available.
     - (b) ``ura_edges``, ``ura_heights``: N uniform bins; (c) ``aura_edges``,
       ``aura_heights``: N AURA bins. Whichever kind the run used is the
       loss's own histogram (source ``'state'``: ``ref_density * N`` in the
@@ -478,7 +482,10 @@ def fig2_data(state: GradHistState,
         cls: The class of (b) and (c); default: the most frequent.
         head, tail: Classes of the head / tail curves in (a); default: the
             ``num_head`` most and ``num_tail`` least frequent.
-        grid_bins: Resolution of (a) without a fine histogram.
+        display_bins: Uniform bins of the drawn distributions (a and the
+            black lines); None: the fine histogram's F, or 200 without one.
+            Fewer bins smooth a sparse fine histogram (exact re-binning when
+            they divide F). The bars of (b)/(c) always use all the data.
     """
     C, N = state.num_classes, state.num_bins
     freq = state.frequencies()
@@ -491,35 +498,44 @@ def fig2_data(state: GradHistState,
         if bad:
             raise ValueError(f'{name} classes {bad} are outside [0, {C}).')
 
+    if display_bins is not None and (
+            not isinstance(display_bins, int) or display_bins < 1):
+        raise ValueError(
+            f'display_bins must be None or an int >= 1, got {display_bins!r}.')
     bin_counts = state.bin_counts()
     if state.fine_hist is not None:
-        grid = state.fine_edges
-        per_class = state.fine_hist
+        src_edges, per_class = state.fine_edges, state.fine_hist
         real_source = 'fine'
+        real_counts, real_src_edges = state.fine_hist[cls], src_edges
     else:
-        grid = np.linspace(0.0, 1.0, grid_bins + 1)
-        per_class = rebin(bin_counts, state.ref_edges, grid)
+        src_edges, per_class = state.ref_edges, bin_counts
         real_source = 'bins'
+        real_counts = bin_counts[cls]
+        real_src_edges = state.ref_edges[cls]
+    if real_source == 'fine' and display_bins in (None, state.fine_bins):
+        grid, shown = src_edges, per_class
+    else:
+        grid = np.linspace(0.0, 1.0, (display_bins or 200) + 1)
+        shown = rebin(per_class, src_edges, grid)
     grid_w = np.diff(grid)
     out = dict(
         cls=cls, head=head, tail=tail, num_bins=N,
         a_edges=grid,
-        a_overall=per_class.sum(axis=0) / grid_w,
-        a_head=per_class[head].sum(axis=0) / grid_w,
-        a_tail=per_class[tail].sum(axis=0) / grid_w,
+        a_overall=shown.sum(axis=0) / grid_w,
+        a_head=shown[head].sum(axis=0) / grid_w,
+        a_tail=shown[tail].sum(axis=0) / grid_w,
         real_source=real_source,
         label=state.class_label(cls),
         count=float(state.counts()[cls]),
         ref_edges_known=bool(state.ref_edges_known[cls]),
         epoch=state.epoch, iter=state.iter)
-    if real_source == 'fine':
-        out['real_edges'] = grid
-        out['real_heights'] = state.fine_hist[cls] / grid_w
-        real_counts, real_src_edges = state.fine_hist[cls], grid
-    else:
+    if real_source == 'bins' and display_bins is None:
+        # the loss's own bins, drawn as they are
         out['real_edges'] = state.ref_edges[cls]
         out['real_heights'] = state.heights()[cls]
-        real_counts, real_src_edges = bin_counts[cls], state.ref_edges[cls]
+    else:
+        out['real_edges'] = grid
+        out['real_heights'] = shown[cls] / grid_w
 
     uniform = np.linspace(0.0, 1.0, N + 1)
     own_is_uniform = np.allclose(state.ref_edges[cls], uniform, atol=1e-6)
@@ -646,23 +662,32 @@ def draw_fig2(data: dict,
 def draw_class_histograms(state: GradHistState,
                           classes: Sequence[int],
                           yscale: str = 'log',
+                          display_bins: int = 100,
                           dpi: int = 72):
     """One small panel per class: the reference histogram as bars with their
     true widths (examples per unit g), the fine histogram if recorded (black
-    line) and the bins of the next period (orange ticks on top)."""
+    line, re-binned to at most ``display_bins`` uniform bins so that a small
+    class is not a comb of single examples) and the bins of the next period
+    (orange ticks on top)."""
     classes = list(classes)
     fig = _new_figure(3.0 * max(len(classes), 1), 2.6, dpi)
     axes = np.atleast_1d(fig.subplots(1, max(len(classes), 1)))
     heights = state.heights()
     counts = state.counts()
-    for ax, c in zip(axes, classes):
+    if state.fine_hist is not None:
+        fine_edges, fine = state.fine_edges, state.fine_hist[classes]
+        if state.fine_bins > display_bins:
+            grid = np.linspace(0.0, 1.0, display_bins + 1)
+            fine, fine_edges = rebin(fine, fine_edges, grid), grid
+        fine = fine / np.diff(fine_edges)
+    for k, (ax, c) in enumerate(zip(axes, classes)):
         _bars(ax, state.ref_edges[c], heights[c])
         if state.fine_hist is not None:
-            fine_w = np.diff(state.fine_edges)
-            _step(ax, state.fine_edges, state.fine_hist[c] / fine_w,
-                  color='black', lw=0.8)
+            _step(ax, fine_edges, fine[k], color='black', lw=0.8)
         # log needs something positive (a class not seen yet has nothing)
         ax.set_yscale(yscale if heights[c].max() > 0 else 'linear')
+        if yscale == 'log':
+            _log_floor(ax, heights[c])
         ax.set_xlim(0, 1)
         ax.vlines(state.edges[c], 0.9, 1.0, color='tab:orange', lw=0.6,
                   transform=ax.get_xaxis_transform())

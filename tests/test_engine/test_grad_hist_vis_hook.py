@@ -26,8 +26,7 @@ from mmpretrain.structures import DataSample
 
 from mmghm.engine.hooks import GradHistVisHook
 from mmghm.models.losses import GHMCWAPLoss
-from mmghm.visualization.grad_hist import (CHECKPOINT_KEY, GradHistState,
-                                           rebin)
+from mmghm.visualization.grad_hist import CHECKPOINT_KEY, GradHistState
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis'))
@@ -110,7 +109,11 @@ def make_runner(work_dir, name, by_epoch=True, adaptive=True, fine_bins=100,
         train_dataloader=loader,
         val_dataloader=dict(loader, sampler=dict(type='DefaultSampler',
                                                  shuffle=False)),
-        val_evaluator=dict(type='mmpretrain.Accuracy', topk=(1, )),
+        val_evaluator=[
+            dict(type='mmpretrain.Accuracy', topk=(1, )),
+            dict(type='mmghm.GroupAccuracy', class_counts=COUNTS,
+                 mode='quantile')
+        ],
         val_cfg=dict(),
         train_cfg=train_cfg,
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.5)),
@@ -252,10 +255,14 @@ def test_visualizer_files(epoch_run):
             v = s.ref_density[c]
             assert r[f'grad_hist/class_{c}/eff_size'] == pytest.approx(
                 max(1.0, (v[v > 0]**0.9).sum()), rel=1e-5)
-    # Validation metrics reach the visualizer through LoggerHook (each
-    # epoch), as group accuracies will.
+    # Validation metrics that are scalars, group accuracies included, reach
+    # every visualizer backend through LoggerHook after each validation.
     val = [r for r in scalars if 'accuracy/top1' in r]
     assert [r['step'] for r in val] == [1, 2, 3]
+    for r in val:
+        groups = {k for k in r if k.startswith('group_accuracy/')}
+        assert {'group_accuracy/top1', 'group_accuracy/mean_class'} < groups
+        assert len(groups) >= 5  # top1, mean_class and the three groups
     for step in (1, 2, 3):
         path = osp.join(vis_dir(work_dir), 'vis_image',
                         f'grad_hist_{step}.png')
@@ -412,3 +419,43 @@ def test_observer_is_a_bound_method():
     assert '_intra_weights' not in loss.__dict__
     loss(logits, labels)
     assert track.fine_running.sum() == 6 and loss.density.sum() > 0
+
+
+def test_every_rank_reduces_only_rank_0_writes(tmp_path, monkeypatch):
+    """Distributed: each rank sums the fine histograms of all ranks (a
+    collective, so every rank must call it at the same update) and only
+    rank 0 writes files or calls the visualizer."""
+    import types
+
+    from mmghm.engine.hooks import grad_hist_vis_hook as module
+    calls = []
+
+    def all_reduce(t, op='sum'):  # two ranks holding the same counts
+        calls.append(op)
+        t.mul_(2)
+
+    monkeypatch.setattr(module.dist, 'all_reduce', all_reduce)
+    monkeypatch.setattr(module.dist, 'is_main_process', lambda: False)
+    loss = GHMCWAPLoss(num_classes=3, num_bins=4)
+    hook = GradHistVisHook(by_epoch=True, interval=1, fine_bins=8)
+    track = module._Track('loss', loss)
+    track.fine_running = torch.zeros(3, 8, dtype=torch.long)
+    track.fine_ref = np.zeros((3, 8))
+    track.fine_edges = torch.linspace(0, 1, 9, dtype=torch.float64)
+    hook._tracks = [track]
+    hook._attach_counter(track)
+    loss(torch.randn(5, 3), torch.tensor([0, 0, 1, 2, 2]))
+    loss.update()  # the loss's own all_reduce is the patched one too
+
+    class NoVisualizer:
+
+        def __getattr__(self, name):
+            raise AssertionError(f'rank 1 called visualizer.{name}')
+
+    runner = types.SimpleNamespace(
+        epoch=0, iter=9, work_dir=str(tmp_path), visualizer=NoVisualizer(),
+        logger=None)
+    hook._after_update(runner)
+    assert calls == ['sum', 'sum']
+    np.testing.assert_array_equal(track.fine_ref.sum(axis=1), [4, 2, 4])
+    assert not (tmp_path / 'grad_hist').exists()

@@ -147,6 +147,14 @@ def test_fig2_data_aura_run(sampled):
     np.testing.assert_allclose(
         d['aura_heights'] * np.diff(d['aura_edges']), counts)
     assert d['aura_source'] == 'state' and d['real_source'] == 'fine'
+    # drawn on 12 bins: sums of 5 fine bins; the bars keep all the data
+    d12 = fig2_data(state, display_bins=12)
+    np.testing.assert_allclose(
+        d12['real_heights'] / 12,
+        state.fine_hist[0].reshape(12, 5).sum(axis=1))
+    np.testing.assert_allclose(d12['ura_heights'], d['ura_heights'])
+    with pytest.raises(ValueError, match='display_bins'):
+        fig2_data(state, display_bins=0)
 
 
 def test_fig2_data_ura_run_without_fine(sampled):
@@ -155,8 +163,9 @@ def test_fig2_data_ura_run_without_fine(sampled):
     ref = np.stack([count_like_the_loss(x, uniform[0])[1] for x in g])
     ura = GradHistState(ref_density=ref, ref_edges=uniform, edges=uniform,
                         adaptive=False)
-    d = fig2_data(ura, cls=1, grid_bins=12)
+    d = fig2_data(ura, cls=1, display_bins=12)
     assert d['real_source'] == 'bins' and d['ura_source'] == 'state'
+    np.testing.assert_allclose(d['real_edges'], np.linspace(0, 1, 13))
     true_ura = np.histogram(g[1], np.linspace(0, 1, N + 1))[0]
     np.testing.assert_allclose(d['ura_heights'] / N, true_ura)
     # (c): the bins Algorithm 1 makes from this histogram, filled from it

@@ -14,8 +14,9 @@ F uniform bins; without it, the loss's own N-bin histogram.
 Example::
 
     python tools/analysis/plot_grad_norm.py work_dirs/my_run --out fig2.png
-    python tools/analysis/plot_grad_norm.py work_dirs/my_run/grad_hist/epoch_30.npz \\
-        --cls 9 --yscale log --out fig2_tail.png
+    python tools/analysis/plot_grad_norm.py \\
+        work_dirs/my_run/grad_hist/epoch_30.npz --cls 9 --yscale log \\
+        --out fig2_tail.png
 """
 import argparse
 import os
@@ -50,6 +51,10 @@ def parse_args(argv=None):
     parser.add_argument('--num-tail', type=int, default=1,
                         help='least frequent classes summed as "tail" when '
                         '--tail is not given')
+    parser.add_argument('--display-bins', type=int, default=None,
+                        help='uniform bins of the drawn distributions (a) '
+                        'and the black lines; fewer than the fine histogram '
+                        'smooth a small class (default: all fine bins)')
     parser.add_argument('--loss-key', default=None,
                         help='module path of the loss when the model has '
                         'several (e.g. head.loss_module)')
@@ -78,7 +83,8 @@ def main(argv=None) -> dict:
     args = parse_args(argv)
     state = load_grad_hist(args.src, args.loss_key, args.approx)
     data = fig2_data(state, cls=args.cls, head=args.head, tail=args.tail,
-                     num_head=args.num_head, num_tail=args.num_tail)
+                     num_head=args.num_head, num_tail=args.num_tail,
+                     display_bins=args.display_bins)
     fig = draw_fig2(data, yscale=args.yscale, xmax=args.xmax, dpi=args.dpi)
     out = args.out or default_out(args.src)
     os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
