@@ -160,7 +160,7 @@ def iter_run(tmp_path_factory):
     """12 iterations of URA, an update (and a log) every 4 iterations."""
     work_dir = tmp_path_factory.mktemp('iter_run')
     runner = make_runner(work_dir, 'gh_iter', by_epoch=False, adaptive=False,
-                         fine_bins=20)
+                         fine_bins=20, classes=[0, 9], log_bin_scalars=True)
     runner.train()
     return runner, work_dir
 
@@ -339,6 +339,21 @@ def test_iteration_based_ura(iter_run, tmp_path):
         np.testing.assert_allclose(
             s.fine_hist.reshape(10, N_BINS, 2).sum(axis=2)[seen],
             s.bin_counts()[seen], atol=1e-3)
+    # the chosen classes, every bin edge and density as a scalar
+    hist = [r for r in read_scalars(work_dir)
+            if any(k.startswith('grad_hist/') for k in r)]
+    assert [r['step'] for r in hist] == [4, 8, 12]
+    for r in hist:
+        s = states[r['step']]
+        assert {k.split('/')[1] for k in r if k.startswith('grad_hist/')} \
+            == {'class_0', 'class_9'}
+        for c in (0, 9):
+            np.testing.assert_allclose(
+                [r[f'grad_hist/class_{c}/edge_{i:02d}'] for i in range(11)],
+                s.edges[c], atol=1e-6)
+            np.testing.assert_allclose(
+                [r[f'grad_hist/class_{c}/density_{i:02d}']
+                 for i in range(10)], s.ref_density[c] * N_BINS, rtol=1e-6)
     images = glob.glob(osp.join(vis_dir(work_dir), 'vis_image', '*.png'))
     assert sorted(osp.basename(p) for p in images) == [
         'grad_hist_12.png', 'grad_hist_4.png', 'grad_hist_8.png'
