@@ -33,13 +33,15 @@ __all__ = ['EqualizationLoss']
 class EqualizationLoss(ClassCountsMixin, BaseClsLoss):
     """Softmax equalization loss (Tan et al., CVPR 2020, Sec. 5).
 
-    Defaults ``lambda_ = 5e-3`` and ``gamma = 0.9`` are the CIFAR-100-LT
-    setting of the paper's softmax-EQL ablation (as re-implemented in
-    BagofTricks-LT, Zhang et al., AAAI 2021); ``lambda_`` is a frequency
-    (share of training images) and should be tuned per data set, e.g. so
-    that the tail ratio (the share of classes with ``f < lambda``) matches
-    the paper's choice. With ``gamma = 0`` the loss is cross-entropy, with
-    ``gamma = 1`` rare classes are always dropped from the denominator.
+    Defaults ``lambda_ = 5e-3`` and ``gamma = 0.9`` are the CIFAR-LT
+    setting of BagofTricks-LT (Zhang et al., AAAI 2021), a public
+    re-implementation of softmax EQL that points to the EQL paper's softmax
+    ablation for them (the paper's text was not available to check the
+    exact numbers). ``lambda_`` is a frequency (share of training images):
+    tune it per data set, e.g. so that the tail ratio :attr:`tail_ratio`
+    (the share of classes with ``f < lambda``) matches the paper's choice.
+    With ``gamma = 0`` the loss is cross-entropy, with ``gamma = 1`` rare
+    classes are always dropped from the denominator.
 
     The drop is random (PyTorch's global generator, so ``torch.manual_seed``
     makes it reproducible) in training and evaluation alike: it is part of
