@@ -166,8 +166,8 @@ class EffectiveNumberLoss(_ClassWeightedLoss):
     examples, which is the normalisation of the released code (divide by the
     number of positive labels). Cui et al. also initialise the last layer's
     bias to ``-log((1 - pi) / pi)``, ``pi = 0.1``, for these two forms; set
-    it in the head's ``init_cfg`` (e.g. ``dict(type='Constant',
-    layer='Linear', val=0, bias=-2.197)`` together with the weight init).
+    it in the head's ``init_cfg``: ``dict(type='Normal', layer='Linear',
+    std=0.01, bias=-2.1972)``.
 
     Hyper-parameters: ``beta = 0.9999`` (the paper's choice for long-tailed
     CIFAR; Cui et al. tune it in {0.9, 0.99, 0.999, 0.9999} per data set),
