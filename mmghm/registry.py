@@ -1,25 +1,21 @@
 """Registries of mmghm, children of MMEngine's roots.
 
+Only the kinds of module mmghm provides have a registry (pictures go through
+the host's own visualizer, transforms are MMPretrain's).
+
 Host libraries (MMPretrain, MMDetection, MMSegmentation) reach these modules
 with ``type='mmghm.Name'`` and ``custom_imports=dict(imports=['mmghm'])``.
 ``locations`` tells MMEngine which modules to import so that every class is
 registered before it is looked up.
 """
-from mmengine.registry import DATA_SAMPLERS as MMENGINE_DATA_SAMPLERS
 from mmengine.registry import DATASETS as MMENGINE_DATASETS
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import METRICS as MMENGINE_METRICS
 from mmengine.registry import MODEL_WRAPPERS as MMENGINE_MODEL_WRAPPERS
 from mmengine.registry import MODELS as MMENGINE_MODELS
-from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
-from mmengine.registry import VISBACKENDS as MMENGINE_VISBACKENDS
-from mmengine.registry import VISUALIZERS as MMENGINE_VISUALIZERS
 from mmengine.registry import Registry
 
-__all__ = [
-    'MODELS', 'MODEL_WRAPPERS', 'HOOKS', 'DATASETS', 'DATA_SAMPLERS',
-    'TRANSFORMS', 'METRICS', 'VISUALIZERS', 'VISBACKENDS'
-]
+__all__ = ['MODELS', 'MODEL_WRAPPERS', 'HOOKS', 'DATASETS', 'METRICS']
 
 #: Losses, backbones and heads.
 MODELS = Registry(
@@ -37,23 +33,7 @@ HOOKS = Registry(
 DATASETS = Registry(
     'dataset', parent=MMENGINE_DATASETS, scope='mmghm',
     locations=['mmghm.datasets'])
-#: Samplers.
-DATA_SAMPLERS = Registry(
-    'data sampler', parent=MMENGINE_DATA_SAMPLERS, scope='mmghm',
-    locations=['mmghm.datasets'])
-#: Data transforms.
-TRANSFORMS = Registry(
-    'transform', parent=MMENGINE_TRANSFORMS, scope='mmghm',
-    locations=['mmghm.datasets'])
 #: Evaluation metrics (group accuracy).
 METRICS = Registry(
     'metric', parent=MMENGINE_METRICS, scope='mmghm',
     locations=['mmghm.evaluation'])
-#: Visualizers.
-VISUALIZERS = Registry(
-    'visualizer', parent=MMENGINE_VISUALIZERS, scope='mmghm',
-    locations=['mmghm.visualization'])
-#: Visualization backends.
-VISBACKENDS = Registry(
-    'vis_backend', parent=MMENGINE_VISBACKENDS, scope='mmghm',
-    locations=['mmghm.visualization'])
