@@ -25,7 +25,7 @@ FAST = [
 ]
 
 
-def run_tool(args, env=None, timeout=600):
+def run_tool(args, env=None, timeout=900):
     full_env = dict(os.environ, OMP_NUM_THREADS='1', **(env or {}))
     proc = subprocess.run(
         args, cwd=ROOT, env=full_env, capture_output=True, text=True,
