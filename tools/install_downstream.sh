@@ -67,23 +67,31 @@ if [ ! -x "${VENV}/bin/python" ]; then
     "${PYTHON}" -m venv "${VENV}"
 fi
 PIP=("${VENV}/bin/python" -m pip)
+# pip install, without the noise of this machine's local index mirrors.
+pip_install() {
+    "${PIP[@]}" install --progress-bar off "$@" 2>&1 | {
+        grep -v -e '^WARNING: Location' -e '^Requirement already satisfied' ||
+            true
+    }
+}
 
 log "torch ${TORCH_VERSION} and build tools"
-"${PIP[@]}" install "torch==${TORCH_VERSION}" "torchvision==${TORCHVISION_VERSION}" \
+pip_install "torch==${TORCH_VERSION}" "torchvision==${TORCHVISION_VERSION}" \
     'setuptools<70' ninja wheel
 
 log "mmcv ${MMCV_VERSION} with ops (compiled once, then reused from pip's wheel cache)"
-MMCV_WITH_OPS=1 "${PIP[@]}" install --no-build-isolation "mmcv==${MMCV_VERSION}"
+MMCV_WITH_OPS=1 export MMCV_WITH_OPS
+pip_install --no-build-isolation "mmcv==${MMCV_VERSION}"
 
 log "MMDetection, MMSegmentation, MMPretrain, test tools"
 # Pins keep pip from touching torch/mmcv while resolving.
-"${PIP[@]}" install "mmdet==${MMDET_VERSION}" "mmsegmentation==${MMSEG_VERSION}" \
+pip_install "mmdet==${MMDET_VERSION}" "mmsegmentation==${MMSEG_VERSION}" \
     "mmpretrain==${MMPRETRAIN_VERSION}" "mmcv==${MMCV_VERSION}" \
     "torch==${TORCH_VERSION}" "torchvision==${TORCHVISION_VERSION}" \
     ftfy regex pytest
 
 log "mmghm (editable, no dependencies: they are all above)"
-"${PIP[@]}" install --no-build-isolation --no-deps -e "${REPO_ROOT}"
+pip_install --no-build-isolation --no-deps -e "${REPO_ROOT}"
 
 if ! check_env; then
     log "environment is still incomplete; the failing import:"
