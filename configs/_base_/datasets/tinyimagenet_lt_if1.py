@@ -1,0 +1,2 @@
+_base_ = ['./tinyimagenet_lt.py']
+train_dataloader = dict(dataset=dict(imbalance_factor=1))

@@ -1,0 +1,48 @@
+# Runtime shared by every mmghm config: MMPretrain's default runtime
+# (configs/_base_/default_runtime.py of MMPretrain 1.2, written out rather
+# than inherited with `mmpretrain::`, which needs pkg_resources in MMEngine
+# 0.10) plus mmghm's modules and hooks.
+default_scope = 'mmpretrain'
+custom_imports = dict(imports=['mmghm'], allow_failed_imports=False)
+
+default_hooks = dict(
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=50),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    # Keep the latest checkpoints only. No `save_best`: the long-tailed
+    # benchmarks validate on their test sets, and picking the best epoch on
+    # the test set would inflate the result; report the last epoch.
+    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=2),
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+    visualization=dict(type='VisualizationHook', enable=False),
+)
+
+custom_hooks = [
+    # Before training: per-class training counts -> every loss and metric
+    # that needs them (class-balanced, effective number, EQL, LDAM, balanced
+    # softmax, group accuracy). Also stored in checkpoints for tools/test.py.
+    dict(type='mmghm.ClassCountsHook'),
+    # After every epoch: the AURA update (Algorithm 1) of every GHMCWAPLoss
+    # in the model. It only logs a warning when the model has none.
+    dict(type='mmghm.AURAHook', by_epoch=True, interval=1),
+    # Before every epoch: `set_epoch` on losses that depend on it (the
+    # deferred re-weighting of LDAM-DRW); a no-op for the others.
+    dict(type='mmghm.LossEpochHook'),
+]
+
+env_cfg = dict(
+    cudnn_benchmark=False,
+    mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
+    dist_cfg=dict(backend='nccl'),
+)
+
+vis_backends = [dict(type='LocalVisBackend')]
+visualizer = dict(type='UniversalVisualizer', vis_backends=vis_backends)
+
+log_level = 'INFO'
+load_from = None
+resume = False
+
+# A fixed seed makes the runs of a comparison start from the same weights
+# and see the same long-tailed subset (the split has its own `seed`).
+randomness = dict(seed=0, deterministic=False)
