@@ -1,0 +1,17 @@
+_base_ = [
+    '../_base_/models/resnet32_cifar100.py',
+    '../_base_/datasets/cifar100_lt_if1.py',
+    '../_base_/schedules/cifar_lt_200e.py',
+    '../_base_/default_runtime.py',
+]
+
+# CIFAR-100-LT, IF 1.
+# Effective Number (class-balanced loss, Cui et al., CVPR 2019): softmax
+# cross-entropy weighted by (1 - beta) / (1 - beta^n), beta 0.9999.
+model = dict(
+    head=dict(
+        loss=dict(
+            type='mmghm.EffectiveNumberLoss',
+            num_classes=100,
+            beta=0.9999,
+            loss_type='softmax')))

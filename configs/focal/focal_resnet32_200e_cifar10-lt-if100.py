@@ -1,0 +1,15 @@
+_base_ = [
+    '../_base_/models/resnet32_cifar10.py',
+    '../_base_/datasets/cifar10_lt_if100.py',
+    '../_base_/schedules/cifar_lt_200e.py',
+    '../_base_/default_runtime.py',
+]
+
+# CIFAR-10-LT, IF 100.
+# Focal loss (Lin et al., ICCV 2017), softmax form, gamma 2.
+model = dict(
+    head=dict(
+        loss=dict(
+            type='mmghm.SoftmaxFocalLoss',
+            num_classes=10,
+            gamma=2.0)))

@@ -1,0 +1,15 @@
+_base_ = [
+    '../_base_/models/resnet50_inat2017.py',
+    '../_base_/datasets/inat2017.py',
+    '../_base_/schedules/inat_90e.py',
+    '../_base_/default_runtime.py',
+]
+
+# iNaturalist 2017.
+# Focal loss (Lin et al., ICCV 2017), softmax form, gamma 2.
+model = dict(
+    head=dict(
+        loss=dict(
+            type='mmghm.SoftmaxFocalLoss',
+            num_classes=5089,
+            gamma=2.0)))

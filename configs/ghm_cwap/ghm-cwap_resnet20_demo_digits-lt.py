@@ -1,0 +1,18 @@
+_base_ = [
+    '../_base_/models/resnet32_cifar10.py',
+    '../_base_/datasets/digits_lt.py',
+    '../_base_/schedules/digits_demo.py',
+    '../_base_/default_runtime.py',
+]
+
+# scikit-learn digits, long-tailed (IF 10).
+# GHM-CWAP (Eq. 1-3, Algorithm 1): R + A^AURA, alpha 0.9, N 30, gamma 0.8.
+model = dict(
+    backbone=dict(depth=20),
+    head=dict(
+        loss=dict(
+            type='mmghm.GHMCWAPLoss',
+            num_classes=10,
+            num_bins=30,
+            alpha=0.9,
+            gamma=0.8)))

@@ -1,0 +1,17 @@
+_base_ = [
+    '../_base_/models/resnet32_cifar100.py',
+    '../_base_/datasets/cifar100_lt_if10.py',
+    '../_base_/schedules/cifar_lt_200e.py',
+    '../_base_/default_runtime.py',
+]
+
+# CIFAR-100-LT, IF 10.
+# GHM-CWAP (Eq. 1-3, Algorithm 1): R + A^AURA, alpha 0.9, N 30, gamma 0.8.
+model = dict(
+    head=dict(
+        loss=dict(
+            type='mmghm.GHMCWAPLoss',
+            num_classes=100,
+            num_bins=30,
+            alpha=0.9,
+            gamma=0.8)))

@@ -1,0 +1,16 @@
+_base_ = [
+    '../_base_/models/resnet32_cifar100.py',
+    '../_base_/datasets/cifar100_lt_if100.py',
+    '../_base_/schedules/cifar_lt_200e.py',
+    '../_base_/default_runtime.py',
+]
+
+# CIFAR-100-LT, IF 100.
+# GHM-C (Li et al., AAAI 2019): sigmoid form, 30 bins, momentum 0.75.
+model = dict(
+    head=dict(
+        loss=dict(
+            type='mmghm.GHMCLoss',
+            bins=30,
+            momentum=0.75,
+            num_classes=100)))

@@ -1,0 +1,17 @@
+_base_ = [
+    '../_base_/models/resnet32_cifar100.py',
+    '../_base_/datasets/cifar100_lt_if500.py',
+    '../_base_/schedules/cifar_lt_200e.py',
+    '../_base_/default_runtime.py',
+]
+
+# CIFAR-100-LT, IF 500.
+# Seesaw loss (Wang et al., CVPR 2021): p 0.8, q 2.0; mmghm's DistSeesawLoss
+# (class counts summed over GPUs, vectorised).
+model = dict(
+    head=dict(
+        loss=dict(
+            type='mmghm.DistSeesawLoss',
+            num_classes=100,
+            p=0.8,
+            q=2.0)))

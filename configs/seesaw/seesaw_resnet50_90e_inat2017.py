@@ -1,0 +1,17 @@
+_base_ = [
+    '../_base_/models/resnet50_inat2017.py',
+    '../_base_/datasets/inat2017.py',
+    '../_base_/schedules/inat_90e.py',
+    '../_base_/default_runtime.py',
+]
+
+# iNaturalist 2017.
+# Seesaw loss (Wang et al., CVPR 2021): p 0.8, q 2.0; mmghm's DistSeesawLoss
+# (class counts summed over GPUs, vectorised).
+model = dict(
+    head=dict(
+        loss=dict(
+            type='mmghm.DistSeesawLoss',
+            num_classes=5089,
+            p=0.8,
+            q=2.0)))

@@ -1,0 +1,9 @@
+_base_ = [
+    '../_base_/models/resnet50_imagenet_lt.py',
+    '../_base_/datasets/imagenet_lt.py',
+    '../_base_/schedules/imagenet_lt_90e.py',
+    '../_base_/default_runtime.py',
+]
+
+# ImageNet-LT.
+# Softmax cross-entropy (MMPretrain CrossEntropyLoss, the base model's loss).

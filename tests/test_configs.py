@@ -1,0 +1,351 @@
+"""Every experiment config loads, builds its model, and says what its name
+says; the paper's grid is complete; the schedules are the documented ones.
+
+No data is needed except for the digits demo (scikit-learn ships it) and
+the real CIFAR-10 JPEG check (skipped where ../shared/data is absent).
+"""
+import copy
+import functools
+import importlib.util
+import math
+import re
+from pathlib import Path
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.registry import DefaultScope
+
+import mmghm  # noqa: F401  (registers mmghm's modules)
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG_DIR = ROOT / 'configs'
+# configs/_base_ holds fragments; configs/downstream (MMDetection and
+# MMSegmentation configs) is tested in tests/test_downstream.
+EXCLUDED = ('_base_', 'downstream')
+CONFIGS = sorted(
+    p for p in CONFIG_DIR.rglob('*.py')
+    if p.relative_to(CONFIG_DIR).parts[0] not in EXCLUDED)
+NAMES = {p.stem: p for p in CONFIGS}
+
+
+def _load_module(name: str, rel: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / rel)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+collect = _load_module('collect_results', 'tools/analysis/collect_results.py')
+generate = _load_module('generate_configs', 'tools/misc/generate_configs.py')
+
+#: Config name prefix -> (folder, loss class, attributes of the built loss).
+EXPECTED = {
+    'softmax': ('softmax', 'CrossEntropyLoss', {}),
+    'class-balanced': ('class_balanced', 'ClassBalancedLoss', {}),
+    'focal': ('focal', 'SoftmaxFocalLoss', {'gamma': 2.0}),
+    'ghmc': ('ghmc', 'GHMCLoss', {'bins': 30, 'momentum': 0.75}),
+    'effective-number': ('effective_number', 'EffectiveNumberLoss', {
+        'beta': 0.9999, 'loss_type': 'softmax'}),
+    'equalization': ('equalization', 'EqualizationLoss', {
+        'lambda_': 5e-3, 'gamma': 0.9}),
+    'seesaw': ('seesaw', 'DistSeesawLoss', {'p': 0.8, 'q': 2.0}),
+    'seesaw-mmpretrain': ('seesaw', 'SeesawLoss', {'p': 0.8, 'q': 2.0}),
+    'ldam-drw': ('ldam_drw', 'LDAMLoss', {'max_m': 0.5, 's': 30.0}),
+    'balanced-softmax': ('balanced_softmax', 'BalancedSoftmaxLoss', {
+        'tau': 1.0}),
+    'ghm-cwap': ('ghm_cwap', 'GHMCWAPLoss', {
+        'intra': True, 'inter': True, 'adaptive': True,
+        'intra_weight': 'tempered', 'num_bins': 30, 'alpha': 0.9,
+        'gamma': 0.8}),
+    # Table 3: R = intra only (uniform bins), A^URA = inter only with
+    # uniform bins, R + A^URA; the full method is R + A^AURA.
+    'ghm-cwap-r': ('ghm_cwap', 'GHMCWAPLoss', {
+        'intra': True, 'inter': False, 'adaptive': False}),
+    'ghm-cwap-a-ura': ('ghm_cwap', 'GHMCWAPLoss', {
+        'intra': False, 'inter': True, 'adaptive': False}),
+    'ghm-cwap-r-a-ura': ('ghm_cwap', 'GHMCWAPLoss', {
+        'intra': True, 'inter': True, 'adaptive': False}),
+    'ghm-cwap-a-aura': ('ghm_cwap', 'GHMCWAPLoss', {
+        'intra': False, 'inter': True, 'adaptive': True}),
+    'ghm-cwap-literal': ('ghm_cwap', 'GHMCWAPLoss', {
+        'intra': True, 'inter': True, 'adaptive': True,
+        'intra_weight': 'paper'}),
+}
+# Hand-written: GHM-CWAP plus gradient-norm histogram logging.
+EXPECTED['ghm-cwap-vis'] = EXPECTED['ghm-cwap']
+
+#: {backbone} -> (backbone class, depth).
+BACKBONES = {
+    'resnet20': ('CifarResNet', 20),
+    'resnet32': ('CifarResNet', 32),
+    'resnet50': ('ResNet', 50),
+}
+
+#: {data} (without -if<N>) -> (classes, train data set type, epochs by
+#: schedule).
+DATA = {
+    'cifar10-lt': (10, 'CIFAR10'),
+    'cifar100-lt': (100, 'CIFAR100'),
+    'tinyimagenet-lt': (200, 'mmghm.TinyImageNet'),
+    'cifar10jpeg-lt': (10, 'CustomDataset'),
+    'digits-lt': (10, 'mmghm.SklearnDigits'),
+    'imagenet-lt': (1000, 'mmghm.ImageNetLT'),
+    'inat2017': (5089, 'mmghm.INaturalist'),
+}
+EPOCHS = {'200e': 200, '30e': 30, '90e': 90, 'demo': 30}
+
+
+@functools.lru_cache(maxsize=None)
+def load(name: str) -> Config:
+    return Config.fromfile(str(NAMES[name]))
+
+
+def build_model(cfg: Config) -> torch.nn.Module:
+    from mmpretrain.registry import MODELS
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        return MODELS.build(copy.deepcopy(cfg.model))
+
+
+def loss_module(model) -> torch.nn.Module:
+    return model.head.loss_module
+
+
+def test_configs_found():
+    generated = {generate.config_name(m, d) for m, d in generate.grid()}
+    # Table 1 (96) + Table 2 (12) + Table 3 (3) + LDAM-DRW / Balanced
+    # Softmax on CIFAR-10/100-LT (16) + CPU comparison (16) + demo (2).
+    assert len(generated) == 145
+    hand_written = {name for configs in generate.HAND_WRITTEN.values()
+                    for name, _, _ in configs}
+    assert set(NAMES) == generated | hand_written
+
+
+@pytest.mark.parametrize('name', sorted(NAMES))
+def test_config_builds_and_matches_its_name(name):
+    cfg = load(name)
+    parts = collect.parse_config_name(name)
+    folder, loss_type, attrs = EXPECTED[name.split('_')[0]]
+    assert NAMES[name].parent.name == folder
+
+    # Runtime: mmghm's hooks, MMPretrain scope.
+    assert cfg.default_scope == 'mmpretrain'
+    assert cfg.custom_imports == dict(
+        imports=['mmghm'], allow_failed_imports=False)
+    hooks = {h['type'] for h in cfg.custom_hooks}
+    assert {'mmghm.ClassCountsHook', 'mmghm.AURAHook',
+            'mmghm.LossEpochHook'} <= hooks
+
+    # Data: classes everywhere, imbalance factor, data set type.
+    classes, dataset_type = DATA[parts.dataset]
+    assert cfg.data_preprocessor.num_classes == classes
+    assert cfg.model.head.num_classes == classes
+    train = cfg.train_dataloader.dataset
+    if parts.imbalance_factor is not None:
+        assert train.type == 'mmghm.LongTailedDataset'
+        assert train.imbalance_factor == parts.imbalance_factor
+        assert train.imbalance_type == 'exp'
+        train = train.dataset
+    elif parts.dataset == 'digits-lt':
+        assert train.imbalance_factor == 10
+        train = train.dataset
+    assert train.type == dataset_type
+    assert cfg.val_dataloader.dataset.type == dataset_type
+    assert cfg.train_cfg.max_epochs == EPOCHS[parts.schedule]
+    evaluators = {m['type'] for m in cfg.val_evaluator}
+    assert 'mmghm.GroupAccuracy' in evaluators
+
+    # Model: backbone of the name, loss of the method with its settings.
+    model = build_model(cfg)
+    backbone_type, depth = BACKBONES[parts.backbone]
+    assert type(model.backbone).__name__ == backbone_type
+    assert model.backbone.depth == depth
+    loss = loss_module(model)
+    assert type(loss).__name__ == loss_type
+    for key, value in attrs.items():
+        assert getattr(loss, key) == value, (key, getattr(loss, key))
+    if hasattr(loss, 'num_classes') and loss.num_classes is not None:
+        assert loss.num_classes == classes
+    if parts.method == 'ldam-drw':
+        # DRW at 80% of training (epoch 160 of 200), cosine classifier.
+        assert loss.drw_start_epoch == int(0.8 * EPOCHS[parts.schedule])
+        assert type(model.head).__name__ == 'NormedLinearClsHead'
+
+
+def test_evaluators_build():
+    from mmpretrain.registry import METRICS
+    for name in ('ghm-cwap_resnet32_200e_cifar10-lt-if100',
+                 'ghm-cwap_resnet50_90e_imagenet-lt'):
+        with DefaultScope.overwrite_default_scope('mmpretrain'):
+            metrics = [METRICS.build(m) for m in load(name).val_evaluator]
+        assert [type(m).__name__ for m in metrics] == [
+            'Accuracy', 'GroupAccuracy']
+    # ImageNet-LT: the paper's four groups; CIFAR-10-LT: three equal groups.
+    assert metrics[1].mode == 'four'
+    assert metrics[1].group_names == ('many', 'medium', 'few', 'rare')
+
+
+def test_paper_grid_is_complete():
+    for method in collect.PAPER_TABLE1:
+        for dataset in collect.TABLE1_DATASETS:
+            for imb in collect.TABLE1_IFS:
+                assert f'{method}_resnet32_200e_{dataset}-if{imb}' in NAMES
+    for dataset, rows in collect.PAPER_TABLE2.items():
+        for method in rows:
+            assert f'{method}_resnet50_90e_{dataset}' in NAMES
+    for method in collect.PAPER_TABLE3:
+        assert f'{method}_resnet50_90e_imagenet-lt' in NAMES
+    for method in ('ldam-drw', 'balanced-softmax'):
+        for imb in collect.TABLE1_IFS:
+            assert f'{method}_resnet32_200e_cifar10-lt-if{imb}' in NAMES
+    for method in ('softmax', 'seesaw', 'seesaw-mmpretrain', 'ghm-cwap',
+                   'ghm-cwap-a-aura'):
+        assert f'{method}_resnet32_30e_cifar10jpeg-lt-if100' in NAMES
+
+
+def test_generated_files_are_current():
+    stale = []
+    for rel, text in generate.outputs().items():
+        path = ROOT / rel
+        if not path.is_file() or path.read_text(encoding='utf-8') != text:
+            stale.append(rel)
+    assert not stale, ('regenerate with python tools/misc/generate_configs.py'
+                       f': {stale[:5]}')
+    index = (ROOT / 'model-index.yml').read_text(encoding='utf-8')
+    for folder in {p.parent.name for p in CONFIGS}:
+        assert f'configs/{folder}/metafile.yml' in index
+        assert (CONFIG_DIR / folder / 'README.md').is_file()
+
+
+def _lr_curve(name: str, epoch_length: int) -> list:
+    """lr at the first and last iteration of every epoch, as the Runner's
+    ParamSchedulerHook steps the schedulers."""
+    from mmengine.registry import PARAM_SCHEDULERS
+    cfg = load(name)
+    param = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([param], **{
+        k: v for k, v in cfg.optim_wrapper.optimizer.items() if k != 'type'})
+    schedulers = []
+    scheds = cfg.param_scheduler
+    for sched in scheds if isinstance(scheds, list) else [scheds]:
+        with DefaultScope.overwrite_default_scope('mmengine'):
+            schedulers.append(PARAM_SCHEDULERS.build(
+                copy.deepcopy(sched),
+                default_args=dict(optimizer=opt, epoch_length=epoch_length)))
+    curve = []
+    for _ in range(cfg.train_cfg.max_epochs):
+        first = opt.param_groups[0]['lr']
+        for _ in range(epoch_length):
+            last = opt.param_groups[0]['lr']
+            for s in schedulers:
+                if not s.by_epoch:
+                    s.step()
+        curve.append((first, last))
+        for s in schedulers:
+            if s.by_epoch:
+                s.step()
+    return curve
+
+
+def test_schedule_200e_is_ldam_drw():
+    curve = _lr_curve('softmax_resnet32_200e_cifar10-lt-if100', 97)
+    starts = [first for first, _ in curve]
+    expected = [0.1 * (e + 1) / 5 for e in range(5)] + [0.1] * 155 + \
+        [1e-3] * 20 + [1e-5] * 20
+    assert starts == pytest.approx(expected, rel=1e-9)
+    assert load('softmax_resnet32_200e_cifar10-lt-if100') \
+        .optim_wrapper.optimizer == dict(
+            type='SGD', lr=0.1, momentum=0.9, weight_decay=2e-4)
+
+
+def test_schedule_30e_is_the_compressed_200e():
+    curve = _lr_curve('softmax_resnet32_30e_cifar10jpeg-lt-if100', 97)
+    # Warm-up over the iterations of epoch 0, from 0.02 to 0.1.
+    assert curve[0][0] == pytest.approx(0.02)
+    assert 0.09 < curve[0][1] < 0.1
+    starts = [first for first, _ in curve]
+    expected = [0.1] * 24 + [1e-3] * 3 + [1e-5] * 3
+    assert starts[1:] == pytest.approx(expected[1:], rel=1e-9)
+
+
+def test_schedule_large_scale_is_decoupling():
+    cfg = load('softmax_resnet50_90e_imagenet-lt')
+    assert cfg.optim_wrapper.optimizer == dict(
+        type='SGD', lr=0.2, momentum=0.9, weight_decay=5e-4)
+    assert cfg.train_dataloader.batch_size * 8 == \
+        cfg.auto_scale_lr.base_batch_size == 512
+    curve = _lr_curve('softmax_resnet50_90e_imagenet-lt', 1)
+    starts = [first for first, _ in curve]
+    assert starts == pytest.approx(
+        [0.1 * (1 + math.cos(math.pi * e / 90)) for e in range(90)],
+        rel=1e-6)
+    inat = load('softmax_resnet50_90e_inat2017')
+    assert inat.optim_wrapper.optimizer.weight_decay == 1e-4
+
+
+def test_digits_demo_data_and_one_training_step():
+    """The README demo's data are real and long-tailed with >= 1 image a
+    class, and one training step of its model gives a finite loss."""
+    from mmengine.dataset import default_collate
+    from mmpretrain.registry import DATASETS
+    cfg = load('ghm-cwap_resnet20_demo_digits-lt')
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        train = DATASETS.build(copy.deepcopy(cfg.train_dataloader.dataset))
+        test = DATASETS.build(copy.deepcopy(cfg.val_dataloader.dataset))
+    counts = list(train.metainfo['class_counts'])
+    # int(140 * 0.1 ** (i / 9)): the head keeps 140, the tail 14.
+    assert counts == [int(140 * 0.1**(i / 9)) for i in range(10)]
+    assert counts == [140, 108, 83, 64, 50, 38, 30, 23, 18, 14]
+    assert len(train) == 568 and len(test) == 355
+    batch = default_collate([train[i] for i in range(8)])
+    assert batch['inputs'][0].shape == (3, 32, 32)
+    model = build_model(cfg)
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        from mmpretrain.registry import MODELS
+        preprocessor = MODELS.build(
+            dict(type='ClsDataPreprocessor', **cfg.data_preprocessor))
+    data = preprocessor(batch, training=True)
+    losses = model(**data, mode='loss')
+    assert torch.isfinite(losses['loss'])
+
+
+def test_cifar10_jpeg_config_reads_real_data(monkeypatch):
+    """The CPU-sized comparison's data: CIFAR-10-LT IF 100 on the JPEGs."""
+    from mmghm.datasets.utils import find_cifar10_jpeg, prepare_cifar10_jpeg
+    zip_path = find_cifar10_jpeg()
+    if zip_path is None:
+        pytest.skip('real CIFAR-10 (../shared/data/cifar10-jpeg.zip) not '
+                    'available')
+    root = prepare_cifar10_jpeg(zip_path=zip_path)
+    monkeypatch.setenv('CIFAR10_JPEG_ROOT', str(root))
+    cfg = Config.fromfile(
+        str(NAMES['ghm-cwap_resnet32_30e_cifar10jpeg-lt-if100']))
+    from mmpretrain.registry import DATASETS
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        train = DATASETS.build(copy.deepcopy(cfg.train_dataloader.dataset))
+        test = DATASETS.build(copy.deepcopy(cfg.val_dataloader.dataset))
+    assert list(train.metainfo['class_counts']) == [
+        5000, 2997, 1796, 1077, 645, 387, 232, 139, 83, 50]
+    assert len(train) == 12406 and len(test) == 10000
+    sample = train[0]
+    assert sample['inputs'].shape == (3, 32, 32)
+    assert train.metainfo['classes'][0] == 'airplane'
+
+
+def test_env_variable_default_data_root(monkeypatch):
+    monkeypatch.delenv('CIFAR10_JPEG_ROOT', raising=False)
+    cfg = Config.fromfile(
+        str(NAMES['softmax_resnet32_30e_cifar10jpeg-lt-if100']))
+    assert cfg.train_dataloader.dataset.dataset.data_root == \
+        'data/cifar10-jpeg'
+    assert cfg.val_dataloader.dataset.data_root == 'data/cifar10-jpeg'
+    assert cfg.test_dataloader.dataset.data_root == 'data/cifar10-jpeg'
+    assert cfg.train_dataloader.dataset.dataset.data_prefix == 'train'
+    assert cfg.val_dataloader.dataset.data_prefix == 'test'
+
+
+def test_readme_tables_list_every_config():
+    for folder in {p.parent for p in CONFIGS}:
+        readme = (folder / 'README.md').read_text(encoding='utf-8')
+        listed = set(re.findall(r'\[([a-z0-9_.-]+)\]\(\./\1\.py\)', readme))
+        assert listed == {p.stem for p in folder.glob('*.py')}, folder.name
