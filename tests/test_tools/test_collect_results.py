@@ -102,6 +102,9 @@ def work_dirs(tmp_path):
              'cifar10jpeg-lt-if100',
              [('20240101_000000', [30], [68.0],
                {'many': 90.5, 'medium': 62.25, 'few': 49.0})])
+    # MMPretrain's Seesaw: the paper's Seesaw row is its reference.
+    make_run(root, 'seesaw-mmpretrain', 'seesaw-mmpretrain_resnet32_30e_'
+             'cifar10jpeg-lt-if100', [('20240101_000000', [30], [63.5], None)])
     # Not following the naming convention: skipped with a warning.
     make_run(root, 'scratch', 'my_experiment',
              [('20240101_000000', [1], [10.0], None)])
@@ -145,7 +148,7 @@ def test_reads_runner_outputs(work_dirs):
     seesaw = runs[f'seesaw_resnet32_200e_{C10}']
     assert seesaw.test == {'accuracy/top1': 74.25,
                            'group_accuracy/many': 90.0}
-    assert len(runs) == 9
+    assert len(runs) == 10
 
 
 def test_select_last_best_test(work_dirs):
@@ -210,6 +213,7 @@ def test_table2_table3_and_details(work_dirs, capsys):
     jpeg = '### Table 1: CIFAR-10-LT (JPEG copy), resnet32, 30e'
     assert _row(text, jpeg, 'GHM-CWAP (R + A^AURA)') == [
         '67.00 ± 1.41 (n=2) / 75.39']
+    assert _row(text, jpeg, 'Seesaw (MMPretrain)') == ['63.50 / 75.18']
     assert 'compare methods within the ours column' in \
         text.split(jpeg, 1)[1].split('###', 1)[0]
     # No run has a (non-NaN) Rare group: no Rare column.

@@ -153,6 +153,10 @@ METHOD_NAMES: 'OrderedDict[str, str]' = OrderedDict([
 #: their runs count as that method's.
 METHOD_ALIASES: Dict[str, str] = {'ghm-cwap-vis': 'ghm-cwap'}
 
+#: Methods whose paper row is another method's (another implementation
+#: of the same loss).
+PAPER_METHOD: Dict[str, str] = {'seesaw-mmpretrain': 'seesaw'}
+
 #: Display names of the data sets.
 DATASET_NAMES: Dict[str, str] = {
     'cifar10-lt': 'CIFAR-10-LT',
@@ -526,7 +530,8 @@ def render_table1(results: Dict[str, Result]) -> List[str]:
             row = [_label(method)]
             for imb in ifs:
                 result = ours.get((method, imb))
-                paper = PAPER_TABLE1.get(method, {}).get(ref)
+                paper = PAPER_TABLE1.get(PAPER_METHOD.get(method, method),
+                                        {}).get(ref)
                 paper_value = (paper[TABLE1_IFS.index(imb)]
                                if paper and imb in TABLE1_IFS else None)
                 row.append(
@@ -553,9 +558,10 @@ def _group_block(title: str, results: Dict[str, Result],
     for method in methods:
         result = results.get(method)
         row = [_label(method)]
+        paper_row = paper.get(PAPER_METHOD.get(method, method))
         for i, column in enumerate(GROUP_COLUMNS):
             ours = result.columns.get(column) if result else None
-            ref = paper[method][i] if method in paper else None
+            ref = paper_row[i] if paper_row else None
             row.append(_cell(ours, ref))
         rows.append(row)
     header = ['Method'] + [c.capitalize() for c in GROUP_COLUMNS]
