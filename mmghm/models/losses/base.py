@@ -116,6 +116,17 @@ class BaseClsLoss(nn.Module):
         """Per-example loss for soft (M, C) targets (if supported)."""
         raise NotImplementedError
 
+    def _counts_ready(self) -> None:
+        """Raise unless the class counts are known (ClassCountsMixin).
+
+        Subclasses set ``_has_derived = True`` in ``_on_class_counts``; the
+        host-side flag spares a device sync on the ``_counts_set`` buffer
+        in every forward.
+        """
+        if not getattr(self, '_has_derived', False):
+            self._require_counts()  # raises with the hint to the hook
+            self._has_derived = True
+
     def _reduce(self, loss: Tensor, label: Tensor, valid: Optional[Tensor],
                 weight: Optional[Tensor], reduction: str,
                 avg_factor) -> Tensor:

@@ -95,10 +95,11 @@ class _ClassWeightedLoss(ClassCountsMixin, BaseClsLoss):
         raise NotImplementedError
 
     def _on_class_counts(self, counts: Tensor) -> None:
+        self._has_derived = True
         self.class_weight.copy_(self._weights_from_counts(counts))
 
     def _weights(self, dtype: torch.dtype) -> Tensor:
-        self._require_counts()
+        self._counts_ready()
         return self.class_weight.to(dtype)
 
     def _per_example_loss(self, logits, label, valid, weight):

@@ -130,9 +130,11 @@ class DistSeesawLoss(BaseClsLoss):
 
     @torch.no_grad()
     def _count(self, label: Tensor, valid: Optional[Tensor]) -> None:
-        counts = torch.bincount(
-            label, weights=None if valid is None else valid.double(),
-            minlength=self.num_classes).to(self.cum_samples)
+        # index_add_ into a fixed-size vector: no host sync (bincount
+        # reads the maximum back to size its output).
+        ones = self.cum_samples.new_ones(()).expand(label.shape)
+        counts = torch.zeros_like(self.cum_samples).index_add_(
+            0, label, ones if valid is None else valid.to(ones.dtype))
         if self.sync_counts:
             dist.all_reduce(counts, op='sum')
         self.cum_samples.add_(counts)

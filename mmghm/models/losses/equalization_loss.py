@@ -91,6 +91,7 @@ class EqualizationLoss(ClassCountsMixin, BaseClsLoss):
         self._init_class_counts(num_classes, class_counts)
 
     def _on_class_counts(self, counts: Tensor) -> None:
+        self._has_derived = True
         total = counts.sum()
         freq = counts / total if total > 0 else torch.zeros_like(counts)
         self.rare.copy_(freq < self.lambda_)
@@ -99,11 +100,11 @@ class EqualizationLoss(ClassCountsMixin, BaseClsLoss):
     @property
     def tail_ratio(self) -> float:
         """Share of classes with ``f < lambda`` (the paper's TR)."""
-        self._require_counts()
+        self._counts_ready()
         return float(self.rare.float().mean())
 
     def _per_example_loss(self, logits, label, valid, weight):
-        self._require_counts()
+        self._counts_ready()
         if self.gamma > 0:
             # beta = 1 where u < gamma; frequent classes and the label get
             # u >= 1 so they are never dropped (float ops: cheaper than

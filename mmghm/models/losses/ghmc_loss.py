@@ -12,8 +12,8 @@ loss is ``sum(beta * BCE) / tot`` (their Eq. 8-9 with the unit-region
 approximation of Sec. 4; the same normalisation as MMDetection's GHMC).
 
 MMDetection's version loops over the bins in Python with ``.item()``; here
-binning is one multiply-and-truncate and counting one ``bincount``, and the
-EMA lives in a buffer (saved in checkpoints).
+binning is one multiply-and-truncate and counting one ``scatter_add_``, and
+the EMA lives in a buffer (saved in checkpoints).
 """
 from typing import Optional, Tuple
 
@@ -120,16 +120,18 @@ class GHMCLoss(BaseClsLoss):
         # MMDetection's float32 edges (a float64 product would be exact
         # but costs two large temporaries: ~15x the time on a CPU).
         bin_idx = (g * self.bins).long().clamp_(max=self.bins - 1)
+        # Counts by scatter_add_ into a fixed-size vector: no host sync
+        # (torch.bincount reads the maximum back to size its output).
         if rows is None:
-            counts = torch.bincount(
-                bin_idx.view(-1), minlength=self.bins).float()
             tot = float(max(g.numel(), 1))
         else:
-            counts = torch.bincount(
-                bin_idx.view(-1),
-                weights=rows.float().unsqueeze(1).expand_as(g).reshape(-1),
-                minlength=self.bins)
-            tot = rows.sum().float() * C
+            # Terms of left-out examples go to a spare slot, dropped below.
+            bin_idx = bin_idx.masked_fill(~rows.unsqueeze(1), self.bins)
+            tot = rows.sum().to(g.dtype) * C
+        flat = bin_idx.view(-1)
+        counts = g.new_zeros(self.bins + 1, dtype=torch.float32).scatter_add_(
+            0, flat, g.new_ones((), dtype=torch.float32).expand_as(flat))
+        counts = counts[:self.bins]
         nonempty = counts > 0
         if self.momentum > 0:
             acc = torch.where(
@@ -147,6 +149,8 @@ class GHMCLoss(BaseClsLoss):
             nonempty,
             tot / density.clamp(min=1e-12) / (n * C),
             torch.zeros_like(density)).to(logits.dtype)
+        if rows is not None:  # the spare slot has weight 0
+            per_bin = torch.cat([per_bin, per_bin.new_zeros(1)])
         return per_bin.take(bin_idx), g
 
     def _per_example_loss(self, logits, label, valid, weight):

@@ -125,32 +125,39 @@ class LDAMLoss(ClassCountsMixin, BaseClsLoss):
         # The epoch last set by the hook (saved, so a checkpoint knows
         # whether DRW was on).
         self.register_buffer('epoch', torch.zeros((), dtype=torch.long))
+        self._epoch = 0
         self._epoch_was_set = False
         self._warned = False
         self._init_class_counts(num_classes, class_counts)
 
     def _on_class_counts(self, counts: Tensor) -> None:
+        self._has_derived = True
         self.margins.copy_(ldam_margins(counts, self.max_m))
         self.drw_weight.copy_(effective_number_weights(counts, self.drw_beta))
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        self._epoch = int(self.epoch)
 
     def set_epoch(self, epoch: int) -> None:
         """Tell the loss the current 0-based training epoch (DRW switch)."""
         if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
             raise ValueError(f'epoch must be an int >= 0, got {epoch!r}.')
         self.epoch.fill_(epoch)
+        self._epoch = epoch  # host copy: no device sync in forward
         self._epoch_was_set = True
 
     @property
     def drw_active(self) -> bool:
         """Whether the deferred re-weighting is on at the current epoch."""
         return self.drw_start_epoch is not None and \
-            int(self.epoch) >= self.drw_start_epoch
+            self._epoch >= self.drw_start_epoch
 
     def _class_weight(self, dtype: torch.dtype) -> Optional[Tensor]:
         return self.drw_weight.to(dtype) if self.drw_active else None
 
     def _per_example_loss(self, logits, label, valid, weight):
-        self._require_counts()
+        self._counts_ready()
         if (self.training and self.drw_start_epoch is not None
                 and not self._epoch_was_set and not self._warned):
             self._warned = True
