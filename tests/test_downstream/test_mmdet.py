@@ -262,3 +262,43 @@ def test_bbox_head_call_matches_loss_on_its_own():
         twin.update()
     n_counted = head.loss_cls.ref_density.sum()
     assert n_counted > 0
+
+
+def retinanet_loss(model):
+    """RetinaNet's losses on one synthetic 64 x 64 image."""
+    from mmdet.structures import DetDataSample
+    from mmengine.structures import InstanceData
+    model.train()
+    sample = DetDataSample(metainfo=dict(img_shape=(64, 64),
+                                         ori_shape=(64, 64),
+                                         pad_shape=(64, 64),
+                                         batch_input_shape=(64, 64),
+                                         scale_factor=(1.0, 1.0)))
+    sample.gt_instances = InstanceData(
+        bboxes=torch.tensor([[4.0, 6.0, 44.0, 50.0]]),
+        labels=torch.tensor([3]))
+    torch.manual_seed(0)
+    return model.loss(torch.rand(1, 3, 64, 64) * 255, [sample])
+
+
+def test_dense_head_without_use_sigmoid_is_a_softmax_head(tmp_path):
+    """With ``_delete_=True`` MMDetection reads no ``use_sigmoid`` and makes
+    RetinaNet's head a softmax head with C + 1 logits. Built for C classes,
+    the loss refuses the extra (background) logit; built for C + 1 it is a
+    softmax detector like SSD and trains."""
+    base = 'mmdet::retinanet/retinanet_r18_fpn_1x_coco.py'
+    cfg = write_user_config(
+        tmp_path, base,
+        "dict(_delete_=True, type='mmghm.GHMCWAPLoss', num_classes=80)")
+    model = build_detector(cfg)
+    assert model.bbox_head.cls_out_channels == 81
+    with pytest.raises(ValueError, match='81 classes'):
+        retinanet_loss(model)
+    cfg = write_user_config(
+        tmp_path, base, "dict(_delete_=True, type='mmghm.GHMCWAPLoss', "
+        'num_classes=81, background_index=-1)')
+    model = build_detector(cfg)
+    losses = retinanet_loss(model)
+    assert all(torch.isfinite(v).all() for v in losses['loss_cls'])
+    (loss, ) = find_ghm_cwap_losses(model)
+    assert loss.density[80].sum() > 0  # background anchors were counted
