@@ -349,3 +349,27 @@ def test_readme_tables_list_every_config():
         readme = (folder / 'README.md').read_text(encoding='utf-8')
         listed = set(re.findall(r'\[([a-z0-9_.-]+)\]\(\./\1\.py\)', readme))
         assert listed == {p.stem for p in folder.glob('*.py')}, folder.name
+
+
+def test_every_pipeline_builds():
+    """Transform names and arguments of every data base are valid."""
+    from mmpretrain.registry import TRANSFORMS
+    seen = set()
+    for name in sorted(NAMES):
+        cfg = load(name)
+        for loader in ('train_dataloader', 'val_dataloader',
+                       'test_dataloader'):
+            dataset = cfg[loader].dataset
+            dataset = dataset.get('dataset', dataset)
+            key = repr(dataset.pipeline)
+            if key in seen:
+                continue
+            seen.add(key)
+            with DefaultScope.overwrite_default_scope('mmpretrain'):
+                transforms = [TRANSFORMS.build(copy.deepcopy(t))
+                              for t in dataset.pipeline]
+            assert type(transforms[-1]).__name__ == 'PackInputs'
+    # Train: CIFAR, JPEG CIFAR-10, TinyImageNet, ImageNet-LT, iNaturalist,
+    # digits; test: CIFAR, load-and-pack (JPEG CIFAR-10, TinyImageNet),
+    # resize-and-crop (ImageNet-LT, iNaturalist), digits.
+    assert len(seen) == 10
