@@ -50,7 +50,7 @@ def add_mim_extension() -> None:
     repo_path = osp.dirname(osp.abspath(__file__))
     mim_path = osp.join(repo_path, 'mmghm', '.mim')
     os.makedirs(mim_path, exist_ok=True)
-    for name in ('configs', 'tools'):
+    for name in ('configs', 'tools', 'model-index.yml'):
         src = osp.join(repo_path, name)
         tar = osp.join(mim_path, name)
         if osp.islink(tar) or osp.isfile(tar):
@@ -63,7 +63,10 @@ def add_mim_extension() -> None:
                 continue
             except OSError:
                 warnings.warn(f'Cannot link {src} to {tar}; copying instead.')
-        shutil.copytree(src, tar)
+        if osp.isfile(src):
+            shutil.copyfile(src, tar)
+        else:
+            shutil.copytree(src, tar)
 
 
 if __name__ == '__main__':

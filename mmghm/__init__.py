@@ -29,6 +29,14 @@ from .utils import register_checkpoint_safe_globals  # noqa: E402
 # Let torch>=2.6 `weights_only` loading accept MMEngine's checkpoints.
 register_checkpoint_safe_globals()
 
+# MMEngine 0.10 resolves `_base_ = 'pkg::path'` only for the packages in its
+# hard-coded PKG2PROJECT table; add mmghm so that configs can inherit
+# `mmghm::...` once mmghm is imported (tools/train.py and tools/test.py
+# import it before reading the config).
+from mmengine.config import utils as _config_utils  # noqa: E402
+
+_config_utils.PKG2PROJECT.setdefault('mmghm', 'mmghm')
+
 from . import datasets, engine, evaluation, models, visualization  # noqa
 
 __all__ = ['__version__', 'version_info']
