@@ -11,10 +11,11 @@
 #
 # Usage: bash tools/install_downstream.sh [VENV_DIR]   (default: .venv-downstream)
 #
-# Idempotent: a complete environment is detected in about a second and left
-# alone. The slow step is compiling mmcv (about 7 minutes on 2 cores); pip keeps
-# the built wheel in its cache (~/.cache/pip/wheels), so rebuilding the
-# environment later, e.g. in CI, reuses it (about 1-2 minutes, network bound).
+# Idempotent: a complete environment is detected (by importing the libraries,
+# a few seconds) and left alone. The slow step is compiling mmcv (about 7
+# minutes on 2 idle cores); pip keeps the built wheel in its cache
+# (~/.cache/pip/wheels), so a fresh environment later, e.g. in CI, reuses it
+# and takes 2-3 minutes (mostly unpacking torch and its CUDA libraries).
 #
 # Environment variables: PYTHON (interpreter for the venv, default python3),
 # MAX_JOBS (parallel compile jobs for mmcv, default 2).
@@ -34,9 +35,16 @@ MMPRETRAIN_VERSION=1.2.0
 
 log() { echo "[install_downstream $(date +%H:%M:%S)] $*"; }
 
+# What the environment was built from: this recipe and mmghm's runtime
+# requirements. A change to either rebuilds (pip then only adds what is new).
+STAMP_FILE="${VENV}/.mmghm-downstream-stamp"
+STAMP="$(cat "${BASH_SOURCE[0]}" "${REPO_ROOT}/requirements/runtime.txt" |
+    sha256sum | cut -d' ' -f1)"
+
 # Exit status 0 iff the environment in $VENV is complete and imports cleanly.
 check_env() {
     [ -x "${VENV}/bin/python" ] || return 1
+    [ "$(cat "${STAMP_FILE}" 2>/dev/null)" = "${STAMP}" ] || return 1
     "${VENV}/bin/python" - "${REPO_ROOT}" <<EOF >/dev/null 2>&1
 import os, sys
 from importlib.metadata import version
@@ -83,15 +91,16 @@ log "mmcv ${MMCV_VERSION} with ops (compiled once, then reused from pip's wheel 
 MMCV_WITH_OPS=1 export MMCV_WITH_OPS
 pip_install --no-build-isolation "mmcv==${MMCV_VERSION}"
 
-log "MMDetection, MMSegmentation, MMPretrain, test tools"
+log "MMDetection, MMSegmentation, MMPretrain, mmghm's requirements, pytest"
 # Pins keep pip from touching torch/mmcv while resolving.
 pip_install "mmdet==${MMDET_VERSION}" "mmsegmentation==${MMSEG_VERSION}" \
     "mmpretrain==${MMPRETRAIN_VERSION}" "mmcv==${MMCV_VERSION}" \
     "torch==${TORCH_VERSION}" "torchvision==${TORCHVISION_VERSION}" \
-    ftfy regex pytest
+    ftfy regex pytest -r "${REPO_ROOT}/requirements/runtime.txt"
 
 log "mmghm (editable, no dependencies: they are all above)"
 pip_install --no-build-isolation --no-deps -e "${REPO_ROOT}"
+echo "${STAMP}" > "${STAMP_FILE}"
 
 if ! check_env; then
     log "environment is still incomplete; the failing import:"
