@@ -205,7 +205,7 @@ def test_state_dict_round_trip_gives_identical_next_loss():
 
 
 def test_registered_and_built_from_config():
-    loss = MODELS.build(dict(type='GHMCWAPLoss', num_classes=10))
+    loss = MODELS.build(dict(type='mmghm.GHMCWAPLoss', num_classes=10))
     assert isinstance(loss, GHMCWAPLoss)
     assert (loss.num_bins, loss.alpha, loss.gamma) == (30, 0.9, 0.8)
     assert loss.intra and loss.inter and loss.adaptive
