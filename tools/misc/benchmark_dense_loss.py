@@ -118,20 +118,23 @@ def segmentor_steps(repeat: int, crop, batch: int):
         label[torch.rand(label.shape, generator=gen) < 0.1] = 255
         sample.gt_sem_seg = PixelData(data=label)
         samples.append(sample)
-    out = {}
+    models = {}
     for name, c in (('cross-entropy', ce_cfg), ('GHM-CWAP', cfg)):
         with DefaultScope.overwrite_default_scope('mmseg'):
-            model = revert_sync_batchnorm(MODELS.build(c.model))
-        model.train()
-        times = []
-        for i in range(repeat + 1):
+            models[name] = revert_sync_batchnorm(MODELS.build(c.model))
+        models[name].train()
+    # Steps alternate between the two models, so that a load change on a
+    # shared machine affects both alike.
+    times = {name: [] for name in models}
+    for i in range(repeat + 1):
+        for name, model in models.items():
             start = time.perf_counter()
             losses = model.loss(inputs, samples)
             sum(v for k, v in losses.items() if 'loss' in k).backward()
             model.zero_grad()
             if i:  # the first step warms up
-                times.append(time.perf_counter() - start)
-        out[name] = statistics.median(times)
+                times[name].append(time.perf_counter() - start)
+    out = {name: statistics.median(t) for name, t in times.items()}
     return out
 
 
