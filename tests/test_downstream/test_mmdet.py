@@ -17,8 +17,9 @@ import numpy as np
 import pytest
 import torch
 
-from downstream_helpers import (DOWNSTREAM_CONFIGS, LossSpy, assert_histograms_sane,
-                       require_downstream)
+from downstream_helpers import (DOWNSTREAM_CONFIGS, LossSpy,
+                                assert_histograms_sane,
+                                require_downstream)
 
 mmdet = require_downstream('mmdet')
 

@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 import torch
 
-from downstream_helpers import (DOWNSTREAM_CONFIGS, LossSpy, assert_histograms_sane,
-                       require_downstream)
+from downstream_helpers import (DOWNSTREAM_CONFIGS, LossSpy,
+                                assert_histograms_sane,
+                                require_downstream)
 
 mmseg = require_downstream('mmseg')
 
