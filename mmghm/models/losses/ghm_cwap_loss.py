@@ -265,15 +265,14 @@ class GHMCWAPLoss(nn.Module):
         From ``ref_density`` once an update has happened; before that, from
         the running ``density`` as it is now.
         """
-        if self._has_ref:
-            return self._effective_size(self.ref_density).log_()
-        return self._effective_size(self.density).log_()
+        density = self.ref_density if self._has_ref else self.density
+        return self._effective_size(density).log_()
 
     def _margin_shift(self) -> Tensor:
         """``a = gamma * log S`` (C,): the margins are min(0, a_n - a_m)."""
         if self._has_ref:
-            return self._shift_ref
-        return self._effective_size(self.density).log_().mul_(self.gamma)
+            return self._shift_ref  # cached at update() / load
+        return self.log_effective_size().mul_(self.gamma)
 
     def _exclude_background(self, shift: Tensor) -> Tensor:
         """(2, C) column/row shifts that leave the background out of the
