@@ -1,9 +1,10 @@
-from .checkpoint import (checkpoint_safe_globals,
+from .checkpoint import (CheckpointRefusedError, checkpoint_safe_globals,
                          register_checkpoint_safe_globals)
 from .dist import setup_distributed
 from .launch import add_common_args, load_config, resolve_resume
 
 __all__ = [
-    'checkpoint_safe_globals', 'register_checkpoint_safe_globals',
+    'CheckpointRefusedError', 'checkpoint_safe_globals',
+    'register_checkpoint_safe_globals',
     'setup_distributed', 'add_common_args', 'load_config', 'resolve_resume'
 ]
