@@ -227,7 +227,8 @@ def checkpoint_safe_globals() -> List[GlobalEntry]:
         np.ndarray,
     ]
     for core in ('numpy.core', 'numpy._core'):
-        entries.append((_checked_reconstruct, f'{core}.multiarray._reconstruct'))
+        entries.append(
+            (_checked_reconstruct, f'{core}.multiarray._reconstruct'))
         entries.append((_checked_scalar, f'{core}.multiarray.scalar'))
     entries.extend(_numeric_dtype_classes())
     return entries

@@ -121,8 +121,8 @@ def payloads(marker: str) -> Dict[str, bytes]:
                              b'\x89', b'\x88'),
         'void_dtype': call(glob('numpy', 'dtype'), text('V8'), b'\x89',
                            b'\x88'),
-        'dtype_from_class': call(glob('numpy', 'dtype'), glob('numpy',
-                                                             'ndarray')),
+        'dtype_from_class': call(
+            glob('numpy', 'dtype'), glob('numpy', 'ndarray')),
         'reconstruct_big': call(
             glob('numpy._core.multiarray', '_reconstruct'),
             glob('numpy', 'ndarray'), MARK + integer(5) + TUPLE,

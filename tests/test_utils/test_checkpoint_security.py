@@ -34,6 +34,7 @@ pytestmark = pytest.mark.skipif(
     reason='the checked allow-list needs torch >= 2.6 (add_safe_globals '
     'with (object, name) entries)')
 
+
 def globals_in(path) -> set:
     """Every global a torch.save file's pickle names."""
     with zipfile.ZipFile(path) as zf:
