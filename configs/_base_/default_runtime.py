@@ -28,6 +28,10 @@ custom_hooks = [
     # Before every epoch: `set_epoch` on losses that depend on it (the
     # deferred re-weighting of LDAM-DRW); a no-op for the others.
     dict(type='mmghm.LossEpochHook'),
+    # Exact resume: augmentation randomness from (seed, epoch, sample index)
+    # and the main process re-seeded every epoch, so a resumed run repeats
+    # the uninterrupted one (checkpoints hold no random state).
+    dict(type='mmghm.ExactResumeHook'),
 ]
 
 env_cfg = dict(

@@ -10,3 +10,6 @@ __all__ += ['LossEpochHook']
 from .grad_hist_vis_hook import GradHistVisHook  # noqa: F401,E402
 
 __all__ += ['GradHistVisHook']
+from .exact_resume_hook import ExactResumeHook  # noqa: F401,E402
+
+__all__ += ['ExactResumeHook']
