@@ -59,7 +59,6 @@ class ToyClassifier(BaseModel):
 
 
 def train(rank, init_file, work_dir, max_epochs, resume_from, out):
-    import mmghm  # noqa: F401
     from mmengine.runner import Runner
     torch_dist.init_process_group(
         'gloo', init_method=f'file://{init_file}', rank=rank, world_size=2)
