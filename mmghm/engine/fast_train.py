@@ -436,7 +436,9 @@ class HarnessOptions:
         val_seed: Seed of that split.
         max_train: Keep about this many training images (stratified).
         max_test: Keep about this many test images (stratified).
-        time_limit: Stop after the epoch that would pass this many seconds.
+        time_limit: Stop after the epoch that would pass this many seconds
+            from the start of :func:`train_runs` (``main`` counts them from
+            its own start).
         eval_batch_size: Images a forward pass in evaluation.
         capture_after: Run a (batch size, lr, loss state) eagerly this many
             times before capturing it (warms up cuDNN and the optimizer).
@@ -536,6 +538,7 @@ class TrainRun:
         from mmpretrain.registry import MODELS
 
         self.spec, self.options = spec, options
+        self.data_sets = data
         self.cfg = cfg = load_run_config(spec, options.epochs)
         self.device = torch.device(options.device)
         self.hooks = _hook_plan(cfg)
@@ -649,6 +652,7 @@ class TrainRun:
         self.key_counts: collections.Counter = collections.Counter()
         self.graph_note = 'off'
         self.use_graphs = False
+        self.replays = 0
         if options.cuda_graphs and self.device.type == 'cuda':
             self.use_graphs, self.graph_note = self._graphs_possible()
         self.stream = torch.cuda.Stream(self.device) \
@@ -687,6 +691,8 @@ class TrainRun:
         each is run under ``torch.cuda.set_sync_debug_mode('error')``)."""
         head = self.model.head
         loss = copy.deepcopy(head.loss_module)
+        if callable(getattr(loss, 'set_epoch', None)):
+            loss.set_epoch(0)
         c = int(self.cfg.model.head.num_classes)
         score = torch.randn(8, c, device=self.device, requires_grad=True)
         label = torch.arange(8, device=self.device) % c
@@ -711,6 +717,12 @@ class TrainRun:
             for module in self.model.modules():
                 if callable(getattr(module, 'set_epoch', None)):
                     module.set_epoch(epoch)
+        # Drop captured steps the previous epoch did not use (old learning
+        # rates). train_runs synchronises between epochs, so none of them
+        # is still running.
+        for key in [k for k, g in self.graphs.items()
+                    if g.last_epoch < epoch - 1]:
+            del self.graphs[key]
         self.sampler.set_epoch(epoch)
         order = torch.tensor(list(iter(self.sampler)), dtype=torch.long)
         if self.device.type == 'cuda':
@@ -749,8 +761,10 @@ class TrainRun:
         y = self.data.labels[idx]
         model = self.model
         x = model.data_preprocessor(dict(inputs=x), True)['inputs']
+        # No autocast weight cache: a captured step must recompute the
+        # casts (PyTorch's rule for autocast inside CUDA graphs).
         with torch.autocast(self.device.type, dtype=torch.bfloat16,
-                            enabled=self.options.bf16):
+                            enabled=self.options.bf16, cache_enabled=False):
             score = model.head(model.extract_feat(x))
             # ClsHead._get_loss, from integer labels.
             losses = dict(loss=model.head.loss_module(
@@ -806,6 +820,7 @@ class TrainRun:
             entry.static.copy_(batch)
             entry.graph.replay()
             entry.last_epoch = self.epoch
+            self.replays += 1
         else:
             self._step(batch)
         self.images_seen += b
@@ -832,10 +847,6 @@ class TrainRun:
                 sched.step()
         self.epoch_losses.append(self.loss_sum / self.iters_per_epoch)
         self.epochs_done = self.epoch + 1
-        # Drop captured steps that this epoch did not use (old lr values).
-        for key in [k for k, g in self.graphs.items()
-                    if g.last_epoch < self.epoch]:
-            del self.graphs[key]
         if self.epochs_done >= self.max_epochs:
             self.done = True
 
@@ -856,7 +867,8 @@ class TrainRun:
                 if self.options.channels_last else x.contiguous()
             x = model.data_preprocessor(dict(inputs=x), False)['inputs']
             with torch.autocast(self.device.type, dtype=torch.bfloat16,
-                                enabled=self.options.bf16):
+                                enabled=self.options.bf16,
+                                cache_enabled=False):
                 score = model.head(model.extract_feat(x))
             scores.append(F.softmax(score.float(), dim=1))
         model.train()
@@ -1036,6 +1048,46 @@ class _on:
         if self.ctx is not None:
             return self.ctx.__exit__(*exc)
         return False
+
+
+def check_graphs(spec: RunSpec, data: Dict[str, ImageSet],
+                 options: HarnessOptions, epochs: int = 3,
+                 max_train: int = 1024) -> dict:
+    """Train one run twice for a few short epochs, every step eager and
+    with captured steps, and compare the weights (CUDA only).
+
+    A captured step bakes in whatever the host decided when it was
+    captured; this catches a stale graph (a learning rate, a loss state or
+    a buffer that changed without a recapture) before a long run.
+
+    Returns:
+        dict: ``max_rel_diff`` (largest weight difference over the largest
+        weight), ``replays`` (captured steps run), ``graph_note``.
+    """
+    import dataclasses
+    short = dataclasses.replace(options, epochs=epochs, max_train=max_train,
+                                max_test=min(options.max_test or 1000, 1000),
+                                time_limit=None, eval_interval=0)
+    # Let LDAM-DRW's re-weighting start within the check, so that the
+    # switch (a recapture) is checked too.
+    cfg = load_run_config(spec)
+    if cfg.model.head.get('loss', {}).get('drw_start_epoch') is not None:
+        spec = dataclasses.replace(spec, cfg_options=list(spec.cfg_options) +
+                                   ['model.head.loss.drw_start_epoch=1'])
+    eager = TrainRun(spec, data, dataclasses.replace(short,
+                                                     cuda_graphs=False))
+    train_runs([eager], log=lambda s: None)
+    graphed = TrainRun(spec, data, short)
+    train_runs([graphed], log=lambda s: None)
+    a = torch.cat([p.detach().float().flatten()
+                   for p in eager.model.parameters()])
+    b = torch.cat([p.detach().float().flatten()
+                   for p in graphed.model.parameters()])
+    rel = float((a - b).abs().max() / a.abs().max().clamp(min=1e-12))
+    return dict(max_rel_diff=rel, replays=graphed.replays,
+                steps=graphed.iter, graph_note=graphed.graph_note,
+                loss_eager=eager.mean_losses(),
+                loss_graphs=graphed.mean_losses())
 
 
 # --------------------------------------------------------------------------
@@ -1224,64 +1276,85 @@ def expand_sweep(items: Sequence[str]) -> List[Tuple[str, List[str]]]:
 # --------------------------------------------------------------------------
 
 
-def time_runner_loop(cfg: Config, iters: int, device: str = 'cpu') -> dict:
-    """Images/s of the Runner's path: the config's DataLoader (pipeline,
-    workers) feeding ``model.train_step``, for ``iters`` iterations."""
-    from mmengine.optim import build_optim_wrapper
-    from mmengine.runner import Runner, set_random_seed
-    from mmpretrain.registry import MODELS
+class RunnerLoop:
+    """The Runner's training path for one config, for speed comparisons:
+    the config's DataLoader (pipeline, workers, ``default_collate`` as
+    tools/train.py sets it) feeding ``model.train_step``."""
 
-    from mmghm.datasets.utils import dataset_class_counts
-    with DefaultScope.overwrite_default_scope(cfg.get('default_scope',
-                                                      'mmpretrain')):
-        set_random_seed(0)
-        model_cfg = copy.deepcopy(cfg.model)
-        model_cfg.setdefault('data_preprocessor',
-                             copy.deepcopy(cfg.data_preprocessor))
-        model = MODELS.build(model_cfg).to(device)
-        optim_cfg = copy.deepcopy(cfg.optim_wrapper)
-        optim_cfg.setdefault('type', 'OptimWrapper')
-        optim = build_optim_wrapper(model, optim_cfg)
-        loader_cfg = copy.deepcopy(cfg.train_dataloader)
-        loader_cfg.setdefault('collate_fn', dict(type='default_collate'))
-        loader = Runner.build_dataloader(loader_cfg, seed=0)
-        counts = dataset_class_counts(loader.dataset)
-        for module in model.modules():
+    def __init__(self, cfg: Config, device: str = 'cpu') -> None:
+        from mmengine.optim import build_optim_wrapper
+        from mmengine.runner import Runner, set_random_seed
+        from mmpretrain.registry import MODELS
+
+        from mmghm.datasets.utils import dataset_class_counts
+        with DefaultScope.overwrite_default_scope(
+                cfg.get('default_scope', 'mmpretrain')):
+            set_random_seed(0)
+            model_cfg = copy.deepcopy(cfg.model)
+            model_cfg.setdefault('data_preprocessor',
+                                 copy.deepcopy(cfg.data_preprocessor))
+            self.model = MODELS.build(model_cfg).to(device).train()
+            optim_cfg = copy.deepcopy(cfg.optim_wrapper)
+            optim_cfg.setdefault('type', 'OptimWrapper')
+            self.optim = build_optim_wrapper(self.model, optim_cfg)
+            loader_cfg = copy.deepcopy(cfg.train_dataloader)
+            loader_cfg.setdefault('collate_fn', dict(type='default_collate'))
+            self.loader = Runner.build_dataloader(loader_cfg, seed=0)
+            counts = dataset_class_counts(self.loader.dataset)
+        for module in self.model.modules():
             if callable(getattr(module, 'set_class_counts', None)):
                 module.set_class_counts(counts)
-        model.train()
-        it = iter(loader)
-        model.train_step(next(it), optim)  # warm-up (and worker start)
-        start = time.perf_counter()
+            if callable(getattr(module, 'set_epoch', None)):
+                module.set_epoch(0)
+        self.it = iter(self.loader)
+
+    def steps(self, n: int) -> int:
+        """Run ``n`` iterations; return the images seen."""
+        seen = 0
+        for _ in range(n):
+            try:
+                batch = next(self.it)
+            except StopIteration:
+                self.it = iter(self.loader)
+                batch = next(self.it)
+            self.model.train_step(batch, self.optim)
+            seen += len(batch['inputs'])
+        return seen
+
+
+def compare_with_runner(run: TrainRun, iters: int, rounds: int = 3) -> dict:
+    """Images/s of the harness's steps and of the Runner's path on the same
+    config, ``iters`` iterations each, alternating for ``rounds`` rounds
+    (so that machine load hits both alike); medians."""
+    import statistics
+    loop = RunnerLoop(run.cfg, run.options.device)
+    loop.steps(1)  # start the workers
+    run.begin_epoch(0)
+    k = 0
+    ours, theirs = [], []
+    for _ in range(rounds):
+        t = time.perf_counter()
         seen = 0
         for _ in range(iters):
-            try:
-                batch = next(it)
-            except StopIteration:
-                it = iter(loader)
-                batch = next(it)
-            model.train_step(batch, optim)
-            seen += len(batch['inputs'])
-        elapsed = time.perf_counter() - start
-    return dict(images_per_s=seen / elapsed, seconds=elapsed, images=seen)
-
-
-def time_harness(run: TrainRun, iters: int) -> dict:
-    """Images/s of the harness's steps on one run (after one warm-up)."""
-    run.begin_epoch(0)
-    iters = min(iters + 1, run.iters_per_epoch)
-    run.train_iter(0)
-    if run.device.type == 'cuda':
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    seen = 0
-    for k in range(1, iters):
-        run.train_iter(k)
-        seen += int(run.batch(k).shape[0])
-    if run.device.type == 'cuda':
-        torch.cuda.synchronize()
-    elapsed = time.perf_counter() - start
-    return dict(images_per_s=seen / elapsed, seconds=elapsed, images=seen)
+            if k == run.iters_per_epoch:
+                run.end_epoch()
+                run.begin_epoch(run.epochs_done)
+                k = 0
+            run.train_iter(k)
+            seen += int(run.batch(k).shape[0])
+            k += 1
+        if run.device.type == 'cuda':
+            torch.cuda.synchronize()
+        ours.append(seen / (time.perf_counter() - t))
+        t = time.perf_counter()
+        seen = loop.steps(iters)
+        if run.device.type == 'cuda':
+            torch.cuda.synchronize()
+        theirs.append(seen / (time.perf_counter() - t))
+    return dict(harness=statistics.median(ours),
+                runner=statistics.median(theirs),
+                ratio=statistics.median(ours) / statistics.median(theirs),
+                rounds=rounds, iters=iters)
 
 
 # --------------------------------------------------------------------------
@@ -1332,6 +1405,10 @@ def build_parser():
     parser.add_argument('--out-dir', default='results')
     parser.add_argument('--suite', default=None)
     parser.add_argument('--no-write', action='store_true')
+    parser.add_argument('--check-graphs', action='store_true',
+                        help='first train each config for 3 short epochs '
+                        'eagerly and with CUDA graphs and compare; a run '
+                        'whose graphs disagree trains eagerly')
     parser.add_argument('--compare-runner', type=int, default=0,
                         metavar='ITERS',
                         help='only time ITERS steps of the harness against '
@@ -1377,6 +1454,7 @@ def main(argv: Optional[Sequence[str]] = None,
     Returns:
         list[dict]: The result records (also written unless ``--no-write``).
     """
+    t_main = time.perf_counter()
     args = build_parser().parse_args(argv)
     import mmghm  # noqa: F401  (registers modules)
     if args.threads:
@@ -1406,16 +1484,34 @@ def main(argv: Optional[Sequence[str]] = None,
         runs.append(TrainRun(spec, data_cache[key], options))
     log(f'built {len(runs)} run(s) in {time.perf_counter() - t0:.1f} s on '
         f'{device_description(device)}')
+    if args.check_graphs and options.cuda_graphs:
+        checked: Dict[str, dict] = {}
+        for run in runs:
+            if run.spec.config not in checked:
+                t = time.perf_counter()
+                checked[run.spec.config] = res = check_graphs(
+                    run.spec, run.data_sets, options)
+                log(f'graph check {run.spec.stem}: max relative weight '
+                    f'difference {res["max_rel_diff"]:.2e} after '
+                    f'{res["steps"]} steps ({res["replays"]} replayed), '
+                    f'{res["graph_note"]}, {time.perf_counter() - t:.1f} s')
+            res = checked[run.spec.config]
+            if res['max_rel_diff'] > 1e-3:
+                run.use_graphs = False
+                run.graph_note = (f'eager: graph check differed '
+                                  f'({res["max_rel_diff"]:.1e})')
     if args.compare_runner:
         for run in runs:
-            ours = time_harness(run, args.compare_runner)
-            theirs = time_runner_loop(run.cfg, args.compare_runner,
-                                      options.device)
-            ratio = ours['images_per_s'] / theirs['images_per_s']
-            log(f'{run.spec.name}: harness {ours["images_per_s"]:.1f} '
-                f'images/s, Runner loop {theirs["images_per_s"]:.1f} '
-                f'images/s, ratio {ratio:.2f}')
+            res = compare_with_runner(run, args.compare_runner)
+            log(f'{run.spec.name}: harness {res["harness"]:.1f} images/s, '
+                f'Runner path (DataLoader + train_step) {res["runner"]:.1f} '
+                f'images/s, ratio {res["ratio"]:.2f} (median of '
+                f'{res["rounds"]} alternating rounds of {res["iters"]} '
+                'iterations)')
         return []
+    if options.time_limit is not None:  # counted from the start of main
+        options.time_limit -= time.perf_counter() - t_main
+        log(f'{options.time_limit:.0f} s left for training')
     wall = train_runs(runs, log=log)
     commit = git_commit(osp.dirname(osp.dirname(osp.dirname(
         osp.abspath(__file__)))))

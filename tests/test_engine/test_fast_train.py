@@ -384,3 +384,33 @@ def test_sweep_on_a_validation_split_never_reads_the_test_set(
     assert rec['per_class']['train_counts'] == [
         n - h for n, h in zip(full, held)]
     assert f'{sum(held)} evaluated' in rec['measured']['data']
+
+
+def test_runner_path_comparison_runs_both_paths():
+    """--compare-runner times the harness and the Runner's DataLoader +
+    train_step on the same config (here only that both ran)."""
+    spec = ft.RunSpec(str(ROOT / DIGITS['ghm-cwap']))
+    options = ft.HarnessOptions(device='cpu', max_test=50)
+    cfg = ft.load_run_config(spec)
+    run = ft.TrainRun(spec, ft.load_image_sets(cfg, torch.device('cpu')),
+                      options)
+    res = ft.compare_with_runner(run, iters=2, rounds=1)
+    assert res['harness'] > 0 and res['runner'] > 0
+    assert run.iter == 2  # the harness's steps were real steps
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA')
+@pytest.mark.parametrize('method', ['softmax', 'ghm-cwap'])
+def test_cuda_graph_steps_equal_eager_steps(method):
+    """Captured steps (replayed across lr changes and AURA updates) train
+    the same weights as eager steps."""
+    spec = ft.RunSpec(str(ROOT / DIGITS[method]))
+    options = ft.HarnessOptions(device='cuda', cuda_graphs=True,
+                                channels_last=True)
+    cfg = ft.load_run_config(spec)
+    data = ft.load_image_sets(cfg, torch.device('cuda'))
+    res = ft.check_graphs(spec, data, options, epochs=3, max_train=256)
+    if res['graph_note'].startswith('eager') and method != 'softmax':
+        pytest.skip(f'{method} runs eagerly: {res["graph_note"]}')
+    assert res['replays'] > 0, res
+    assert res['max_rel_diff'] < 1e-4, res
