@@ -1202,7 +1202,7 @@ def result_record(run: TrainRun, wall_s: float, parallel: int,
             cuda_graphs=run.graph_note,
             channels_last=opts.channels_last,
             cudnn_benchmark=opts.cudnn_benchmark,
-            epoch_loss=[round(v, 5) for v in run.mean_losses()],
+            epoch_loss=[_to_float(round(v, 5)) for v in run.mean_losses()],
             curve=[dict(epoch=h['epoch'],
                         top1=h['metrics'].get('accuracy/top1'))
                    for h in run.history]))

@@ -445,6 +445,8 @@ def _paper_top1(method: str, data: Data) -> Optional[float]:
                                 f'{data.name}')
     if name.dataset in cr.PAPER_REFERENCE:  # other data (the JPEG copy)
         return None
+    if name.dataset == 'imagenet-lt' and name.imbalance_factor is None:
+        return None  # Liu et al.'s lists, not the paper's ImageNet-LT
     dataset = name.dataset
     if name.imbalance_factor is not None and data.schedule == '200e':
         values = cr.PAPER_TABLE1.get(method, {}).get(dataset)
@@ -490,19 +492,8 @@ NOTES: Dict[str, str] = {
         '`seesaw_*` uses `mmghm.DistSeesawLoss` (the accumulated class '
         'counts are summed over GPUs, and no Python loop over classes); '
         '`seesaw-mmpretrain_*` uses MMPretrain\'s own `SeesawLoss` '
-        '(counts per GPU), for comparison. p = 0.8, q = 2.0 as published. '
-        'Both sit on the plain linear classifier: Wang et al. also '
-        'normalise the classifier (cosine logits with a temperature) in '
-        'their instance-segmentation models, and the GHM-CWAP paper does '
-        'not say what it did, so the plain head is our choice; '
-        '`mmghm.NormedLinearClsHead` (with `scale`, the temperature) gives '
-        'the normalised one.'),
-    'focal': (
-        'Softmax focal loss, gamma = 2, no alpha: Lin et al. define focal '
-        'loss on sigmoids with alpha = 0.25 for dense detection; the '
-        'GHM-CWAP paper does not say which form it compares, and the '
-        'softmax form without a class weight is our choice for single-label '
-        'classification (`mmghm.SoftmaxFocalLoss`).'),
+        '(counts per GPU), for comparison. p = 0.8, q = 2.0 as published, '
+        'both on the plain linear classifier (see above).'),
     'class_balanced': (
         'Note: the paper\'s Table 1 prints identical TinyImageNet-LT rows '
         'for Class Balanced and Effective Number (30.90 / 39.48 / 54.17 / '
