@@ -21,7 +21,8 @@ from mmghm.datasets import image_pack as ip
 from mmghm.engine import fast_train as ft
 
 ROOT = Path(__file__).resolve().parents[2]
-CONFIG = ROOT / 'configs/ghm_cwap/ghm-cwap_resnet32_30e_cifar10jpeg-lt-if100.py'
+CONFIG = ROOT / 'configs/ghm_cwap' / \
+    'ghm-cwap_resnet32_30e_cifar10jpeg-lt-if100.py'
 #: n_max = 20 a class at IF 10: int(20 * 0.1 ** (i / 9)).
 IF10 = dict(train_dataloader=dict(dataset=dict(imbalance_factor=10)))
 IF10_COUNTS = [20, 15, 11, 9, 7, 5, 4, 3, 2, 2]
