@@ -79,7 +79,7 @@ class _Recorder(Hook):
 
     def after_train_iter(self, runner, batch_idx, data_batch=None,
                          outputs=None):
-        self.trace.losses.append(float(outputs['loss']))
+        self.trace.losses.append(float(outputs['loss'].detach()))
 
 
 class _Trace:
