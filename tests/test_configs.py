@@ -11,6 +11,7 @@ import math
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
@@ -93,6 +94,11 @@ DATA = {
     'imagenet-lt': (1000, 'mmghm.ImageNetLT'),
     'inat2017': (5089, 'mmghm.INaturalist'),
 }
+#: Data sets whose long-tailed construction (``-if<N>``) wraps another base
+#: type: the paper's ImageNet-LT is ImageNet-2012 made long-tailed.
+DATA_LT = {'imagenet-lt': (1000, 'ImageNet')}
+#: Effective Number with Cui et al.'s large-scale setting.
+LARGE_SCALE_EN = {'beta': 0.999, 'loss_type': 'focal', 'gamma': 0.5}
 EPOCHS = {'200e': 200, '30e': 30, '90e': 90, 'demo': 30}
 
 
@@ -114,8 +120,11 @@ def loss_module(model) -> torch.nn.Module:
 def test_configs_found():
     generated = {generate.config_name(m, d) for m, d in generate.grid()}
     # Table 1 (96) + Table 2 (12) + Table 3 (3) + LDAM-DRW / Balanced
-    # Softmax on CIFAR-10/100-LT (16) + CPU comparison (16) + demo (2).
-    assert len(generated) == 145
+    # Softmax on CIFAR-10/100-LT (16) + CPU comparison (16) + demo (2)
+    # + Tables 2-3 on the paper's ImageNet-LT construction (9) + the
+    # CIFAR-10 block of Table 1 with LDAM-DRW / Balanced Softmax on the JPEG
+    # copy for GPU runs (40).
+    assert len(generated) == 194
     hand_written = {name for configs in generate.HAND_WRITTEN.values()
                     for name, _, _ in configs}
     assert set(NAMES) == generated | hand_written
@@ -126,6 +135,9 @@ def test_config_builds_and_matches_its_name(name):
     cfg = load(name)
     parts = collect.parse_config_name(name)
     folder, loss_type, attrs = EXPECTED[name.split('_')[0]]
+    if parts.method == 'effective-number' and parts.dataset in (
+            'imagenet-lt', 'inat2017'):
+        attrs = LARGE_SCALE_EN
     assert NAMES[name].parent.name == folder
 
     # Runtime: mmghm's hooks, MMPretrain scope.
@@ -138,6 +150,9 @@ def test_config_builds_and_matches_its_name(name):
 
     # Data: classes everywhere, imbalance factor, data set type.
     classes, dataset_type = DATA[parts.dataset]
+    if parts.imbalance_factor is not None:
+        classes, dataset_type = DATA_LT.get(parts.dataset,
+                                            (classes, dataset_type))
     assert cfg.data_preprocessor.num_classes == classes
     assert cfg.model.head.num_classes == classes
     train = cfg.train_dataloader.dataset
@@ -195,6 +210,16 @@ def test_paper_grid_is_complete():
             assert f'{method}_resnet50_90e_{dataset}' in NAMES
     for method in collect.PAPER_TABLE3:
         assert f'{method}_resnet50_90e_imagenet-lt' in NAMES
+    # Tables 2-3 also on the paper's own ImageNet-LT construction.
+    for method in list(collect.PAPER_TABLE2['imagenet-lt']) + list(
+            collect.PAPER_TABLE3):
+        assert f'{method}_resnet50_90e_imagenet-lt-if100' in NAMES
+    # The CIFAR-10 block of Table 1 (+ LDAM-DRW, Balanced Softmax) on the
+    # JPEG copy, 200 epochs, for the GPU harness.
+    for method in list(collect.PAPER_TABLE1) + ['ldam-drw',
+                                                'balanced-softmax']:
+        for imb in collect.TABLE1_IFS:
+            assert f'{method}_resnet32_200e_cifar10jpeg-lt-if{imb}' in NAMES
     for method in ('ldam-drw', 'balanced-softmax'):
         for imb in collect.TABLE1_IFS:
             assert f'{method}_resnet32_200e_cifar10-lt-if{imb}' in NAMES
@@ -373,3 +398,43 @@ def test_every_pipeline_builds():
     # digits; test: CIFAR, load-and-pack (JPEG CIFAR-10, TinyImageNet),
     # resize-and-crop (ImageNet-LT, iNaturalist), digits.
     assert len(seen) == 10
+
+
+def test_paper_imagenet_lt_construction_and_its_groups():
+    """The paper's ImageNet-LT: ImageNet-2012 train made long-tailed (IF
+    100, like CIFAR); the four groups documented in imagenet_lt_if100.py
+    are what the config's evaluator makes of it, none empty."""
+    from mmghm.datasets.long_tailed import long_tailed_counts
+    from mmghm.evaluation.metrics.group_accuracy import GroupAccuracy
+    cfg = load('ghm-cwap_resnet50_90e_imagenet-lt-if100')
+    train = cfg.train_dataloader.dataset
+    assert (train.type, train.imbalance_factor, train.imbalance_type) == (
+        'mmghm.LongTailedDataset', 100, 'exp')
+    assert (train.dataset.type, train.dataset.split) == ('ImageNet', 'train')
+    assert (cfg.val_dataloader.dataset.type,
+            cfg.val_dataloader.dataset.split) == ('ImageNet', 'val')
+    assert cfg.test_dataloader.dataset.split == 'val'
+    # n_max: LongTailedDataset's default, ImageNet-2012's smallest class.
+    counts = long_tailed_counts(1000, 732, 100)
+    assert (counts[0], counts[-1], sum(counts)) == (732, 7, 157069)
+    metric = [m for m in cfg.val_evaluator
+              if m['type'] == 'mmghm.GroupAccuracy'][0]
+    groups = GroupAccuracy.assign_groups(counts, metric['mode'],
+                                         metric['thresholds'])
+    assert np.bincount(groups).tolist() == [430, 351, 151, 68]
+    # Liu et al.'s lists stay as the alternative.
+    assert load('ghm-cwap_resnet50_90e_imagenet-lt') \
+        .train_dataloader.dataset.type == 'mmghm.ImageNetLT'
+
+
+def test_no_config_says_the_schedule_is_the_papers():
+    """The paper states no schedule: no config or base may say it used
+    LDAM-DRW's 200 epochs (or any schedule)."""
+    claims = re.compile(r'(GHM-CWAP paper|the paper)\W{0,3}(uses|used)?\W*'
+                        r'(200 epochs|200-epoch)|used by .{0,60}the '
+                        r'GHM-CWAP paper: 200', re.S)
+    offenders = [str(p.relative_to(ROOT)) for p in CONFIG_DIR.rglob('*.py')
+                 if claims.search(p.read_text(encoding='utf-8'))]
+    assert offenders == []
+    base = (CONFIG_DIR / '_base_/schedules/cifar_lt_200e.py').read_text()
+    assert 'Chosen by us' in base and 'states no epochs' in base

@@ -5,7 +5,7 @@ _base_ = [
     '../_base_/default_runtime.py',
 ]
 
-# ImageNet-LT.
+# ImageNet-LT, Liu et al.'s lists (IF 256, not the paper's construction).
 # Class Balanced: cross-entropy weighted by inverse class frequency, weights
 # normalised to sum to C.
 model = dict(

@@ -6,7 +6,10 @@ _base_ = [
 ]
 
 # CIFAR-100-LT, IF 10.
-# Focal loss (Lin et al., ICCV 2017), softmax form, gamma 2.
+# Focal loss (Lin et al., ICCV 2017), softmax form, gamma 2, no alpha. Lin et
+# al. use the sigmoid form with alpha 0.25 for dense detection; the paper does
+# not say which form it compares, and the softmax form without a class weight
+# is our choice for single-label classification.
 model = dict(
     head=dict(
         loss=dict(

@@ -5,8 +5,11 @@ _base_ = [
     '../_base_/default_runtime.py',
 ]
 
-# ImageNet-LT.
-# Focal loss (Lin et al., ICCV 2017), softmax form, gamma 2.
+# ImageNet-LT, Liu et al.'s lists (IF 256, not the paper's construction).
+# Focal loss (Lin et al., ICCV 2017), softmax form, gamma 2, no alpha. Lin et
+# al. use the sigmoid form with alpha 0.25 for dense detection; the paper does
+# not say which form it compares, and the softmax form without a class weight
+# is our choice for single-label classification.
 model = dict(
     head=dict(
         loss=dict(

@@ -5,7 +5,7 @@ _base_ = [
     '../_base_/default_runtime.py',
 ]
 
-# ImageNet-LT.
+# ImageNet-LT, Liu et al.'s lists (IF 256, not the paper's construction).
 # Table 3 ablation "A^URA": inter-category margins only, uniform bins.
 model = dict(
     head=dict(

@@ -5,7 +5,7 @@ _base_ = [
     '../_base_/default_runtime.py',
 ]
 
-# ImageNet-LT.
+# ImageNet-LT, Liu et al.'s lists (IF 256, not the paper's construction).
 # Table 3 ablation "R": intra-category weights only, uniform bins (URA; AURA
 # belongs to the inter-category term in the paper).
 model = dict(

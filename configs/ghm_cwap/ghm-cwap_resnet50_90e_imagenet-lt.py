@@ -5,7 +5,7 @@ _base_ = [
     '../_base_/default_runtime.py',
 ]
 
-# ImageNet-LT.
+# ImageNet-LT, Liu et al.'s lists (IF 256, not the paper's construction).
 # GHM-CWAP (Eq. 1-3, Algorithm 1): R + A^AURA, alpha 0.9, N 30, gamma 0.8.
 model = dict(
     head=dict(

@@ -6,7 +6,8 @@ _base_ = [
 ]
 
 # CIFAR-10-LT (JPEG copy), IF 100.
-# Seesaw loss, MMPretrain's own SeesawLoss: p 0.8, q 2.0.
+# Seesaw loss, MMPretrain's own SeesawLoss: p 0.8, q 2.0, plain linear
+# classifier.
 model = dict(
     head=dict(
         loss=dict(

@@ -7,7 +7,10 @@ _base_ = [
 
 # TinyImageNet-LT, IF 500.
 # Seesaw loss (Wang et al., CVPR 2021): p 0.8, q 2.0; mmghm's DistSeesawLoss
-# (class counts summed over GPUs, vectorised).
+# (class counts summed over GPUs, vectorised), on the plain linear classifier.
+# Wang et al. also normalise the classifier (cosine logits with a temperature)
+# for instance segmentation; the paper does not say, and the plain linear head
+# is our choice (mmghm.NormedLinearClsHead gives the normalised one).
 model = dict(
     head=dict(
         loss=dict(

@@ -5,5 +5,5 @@ _base_ = [
     '../_base_/default_runtime.py',
 ]
 
-# ImageNet-LT.
+# ImageNet-LT, Liu et al.'s lists (IF 256, not the paper's construction).
 # Softmax cross-entropy (MMPretrain CrossEntropyLoss, the base model's loss).

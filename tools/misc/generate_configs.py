@@ -21,7 +21,7 @@ import os.path as osp
 import sys
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple, Union
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = osp.join(ROOT, 'configs')
@@ -70,6 +70,14 @@ def _cifar_like(prefix: str, model: str, classes: int,
     ]
 
 
+#: The 200-epoch schedule on the CIFAR-10 JPEG copy (the data GPU machines
+#: can carry: tools/analysis/pack_cifar_lt.py), every Table 1 imbalance
+#: factor. Kept apart from DATA, whose keys are data names, because
+#: ``cifar10jpeg-lt-if100`` also names the 30-epoch CPU comparison.
+JPEG_200E: List[Data] = _cifar_like('cifar10jpeg', 'resnet32_cifar10', 10,
+                                    'CIFAR-10-LT (JPEG copy)')
+
+
 DATA: Dict[str, Data] = OrderedDict(
     (d.name, d) for d in
     _cifar_like('cifar10', 'resnet32_cifar10', 10, 'CIFAR-10-LT') +
@@ -78,7 +86,14 @@ DATA: Dict[str, Data] = OrderedDict(
                 'TinyImageNet-LT') + [
         Data('imagenet-lt', 'resnet50_imagenet_lt', 'imagenet_lt',
              'imagenet_lt_90e', 1000, 'resnet50', '90e', 90, 512, 72,
-             'ImageNet-LT'),
+             "ImageNet-LT, Liu et al.'s lists (IF 256, not the paper's "
+             'construction)'),
+        # The paper's construction: random removal from ImageNet's train
+        # set, IF 100 (Tables 2-3).
+        Data('imagenet-lt-if100', 'resnet50_imagenet_lt', 'imagenet_lt_if100',
+             'imagenet_lt_90e', 1000, 'resnet50', '90e', 90, 512, 72,
+             "ImageNet-LT, the paper's construction (random removal from "
+             'ImageNet-2012 train, IF 100)'),
         Data('inat2017', 'resnet50_inat2017', 'inat2017', 'inat_90e', 5089,
              'resnet50', '90e', 90, 512, 72, 'iNaturalist 2017'),
         # CPU-sized schedule on the real CIFAR-10 JPEG copy.
@@ -104,9 +119,15 @@ class Method:
     """A method: its folder, the head loss it sets, and how to explain it."""
     name: str  # the {method} part of the config name
     folder: str
-    comment: str
+    comment: Union[str, Callable[[Data], str]]  # str.format(d=data)
     loss: LossFn  # -> [(key, python literal)] of the loss dict, or None
     head: Optional[List[Tuple[str, str]]] = None  # extra head keys
+
+    def describe(self, data: Data) -> str:
+        """The method's comment for one data set."""
+        text = self.comment(data) if callable(self.comment) else \
+            self.comment.format(d=data)
+        return text + DATA_NOTES.get((self.name, data.name), '')
 
 
 def _ghm_cwap(**switches: bool) -> LossFn:
@@ -126,6 +147,48 @@ def _counts_loss(type_: str, *extra: Tuple[str, str]) -> LossFn:
                          ('num_classes', str(data.num_classes)), *extra]
 
 
+def _large_scale(data: Data) -> bool:
+    """ImageNet-LT (either construction) and iNaturalist."""
+    return data.name.startswith(('imagenet-lt', 'inat'))
+
+
+def _effective_number_loss(data: Data) -> List[Tuple[str, str]]:
+    if _large_scale(data):
+        # Cui et al.'s own setting for their large-scale experiments
+        # (ILSVRC 2012, iNaturalist 2017/2018): class-balanced focal loss.
+        return _counts_loss('mmghm.EffectiveNumberLoss', ('beta', '0.999'),
+                            ('loss_type', "'focal'"), ('gamma', '0.5'))(data)
+    return _counts_loss('mmghm.EffectiveNumberLoss', ('beta', '0.9999'),
+                        ('loss_type', "'softmax'"))(data)
+
+
+def _effective_number_comment(data: Data) -> str:
+    if _large_scale(data):
+        return ('Effective Number (class-balanced loss, Cui et al., CVPR '
+                '2019) with the authors\' own setting for their large-scale '
+                'experiments (ILSVRC 2012, iNaturalist 2017/2018): the '
+                'class-balanced sigmoid focal loss (their Eq. 9), weights '
+                '(1 - beta) / (1 - beta^n) with beta 0.999, gamma 0.5. The '
+                'paper says it uses the authors\' settings.')
+    return ('Effective Number (class-balanced loss, Cui et al., CVPR 2019): '
+            'softmax cross-entropy weighted by (1 - beta) / (1 - beta^n), '
+            'beta 0.9999, at every imbalance factor. Cui et al. tune the '
+            'loss (softmax, sigmoid, focal) and beta per CIFAR data set and '
+            'report no IF 500; this one setting is our choice.')
+
+
+#: (method, data) -> a sentence appended to the config's comment.
+DATA_NOTES: Dict[Tuple[str, str], str] = {
+    (m, f'tinyimagenet-lt-if{imb}'): (
+        ' Note: the paper\'s Table 1 prints identical TinyImageNet-LT rows '
+        'for Class Balanced and Effective Number (30.90 / 39.48 / 54.17 / '
+        '63.06 at IF 500 / 100 / 10 / 1), most likely a copy error; both '
+        'are recorded as printed.')
+    for m in ('class-balanced', 'effective-number')
+    for imb in (500, 100, 10, 1)
+}
+
+
 METHODS: Dict[str, Method] = OrderedDict((m.name, m) for m in [
     Method('softmax', 'softmax',
            'Softmax cross-entropy (MMPretrain CrossEntropyLoss, the base '
@@ -135,7 +198,11 @@ METHODS: Dict[str, Method] = OrderedDict((m.name, m) for m in [
            'frequency, weights normalised to sum to C.',
            _counts_loss('mmghm.ClassBalancedLoss')),
     Method('focal', 'focal',
-           'Focal loss (Lin et al., ICCV 2017), softmax form, gamma 2.',
+           'Focal loss (Lin et al., ICCV 2017), softmax form, gamma 2, no '
+           'alpha. Lin et al. use the sigmoid form with alpha 0.25 for dense '
+           'detection; the paper does not say which form it compares, and '
+           'the softmax form without a class weight is our choice for '
+           'single-label classification.',
            lambda data: [('type', "'mmghm.SoftmaxFocalLoss'"),
                          ('num_classes', str(data.num_classes)),
                          ('gamma', '2.0')]),
@@ -145,11 +212,7 @@ METHODS: Dict[str, Method] = OrderedDict((m.name, m) for m in [
                                   ('bins', '30'), ('momentum', '0.75'),
                                   ('num_classes', str(data.num_classes))]),
     Method('effective-number', 'effective_number',
-           'Effective Number (class-balanced loss, Cui et al., CVPR 2019): '
-           'softmax cross-entropy weighted by (1 - beta) / (1 - beta^n), '
-           'beta 0.9999.',
-           _counts_loss('mmghm.EffectiveNumberLoss', ('beta', '0.9999'),
-                        ('loss_type', "'softmax'"))),
+           _effective_number_comment, _effective_number_loss),
     Method('equalization', 'equalization',
            'Softmax equalization loss (Tan et al., CVPR 2020): lambda 5e-3, '
            'gamma 0.9.',
@@ -157,10 +220,16 @@ METHODS: Dict[str, Method] = OrderedDict((m.name, m) for m in [
                         ('gamma', '0.9'))),
     Method('seesaw', 'seesaw',
            'Seesaw loss (Wang et al., CVPR 2021): p 0.8, q 2.0; mmghm\'s '
-           'DistSeesawLoss (class counts summed over GPUs, vectorised).',
+           'DistSeesawLoss (class counts summed over GPUs, vectorised), on '
+           'the plain linear classifier. Wang et al. also normalise the '
+           'classifier (cosine logits with a temperature) for instance '
+           'segmentation; the paper does not say, and the plain linear head '
+           'is our choice (mmghm.NormedLinearClsHead gives the normalised '
+           'one).',
            _counts_loss('mmghm.DistSeesawLoss', ('p', '0.8'), ('q', '2.0'))),
     Method('seesaw-mmpretrain', 'seesaw',
-           "Seesaw loss, MMPretrain's own SeesawLoss: p 0.8, q 2.0.",
+           "Seesaw loss, MMPretrain's own SeesawLoss: p 0.8, q 2.0, plain "
+           'linear classifier.',
            _counts_loss('SeesawLoss', ('p', '0.8'), ('q', '2.0'))),
     Method('ldam-drw', 'ldam_drw',
            'LDAM-DRW (Cao et al., NeurIPS 2019): cosine classifier, LDAM '
@@ -223,11 +292,18 @@ def grid() -> List[Tuple[Method, Data]]:
     pairs += [(m, DATA[d]) for d in ('imagenet-lt', 'inat2017')
               for m in TABLE2_METHODS]
     pairs += [(m, DATA['imagenet-lt']) for m in TABLE3_METHODS]
+    # Tables 2-3 on the paper's own ImageNet-LT construction.
+    pairs += [(m, DATA['imagenet-lt-if100'])
+              for m in TABLE2_METHODS + TABLE3_METHODS]
     pairs += [(m, d) for d in table1_data
               if d.name.startswith(('cifar10-', 'cifar100-'))
               for m in EXTRA_METHODS]
     pairs += [(m, DATA['cifar10jpeg-lt-if100']) for m in CPU_METHODS]
     pairs += [(m, DATA['digits-lt']) for m in DEMO_METHODS]
+    # The Table 1 CIFAR-10 block on the JPEG copy, for GPU runs of the
+    # reproduction harness (tools/analysis/reproduce_cifar_lt.py).
+    pairs += [(m, d) for d in JPEG_200E
+              for m in TABLE1_METHODS + EXTRA_METHODS]
     return [(METHODS[m], d) for m, d in pairs]
 
 
@@ -249,15 +325,16 @@ def render_config(method: Method, data: Data) -> str:
              '../_base_/default_runtime.py']
     lines = ['_base_ = [']
     lines += [f"    '{b}'," for b in bases]
-    lines += [']', '', f'# {data.title}.']
-    # Wrap the method's comment at 79 columns.
-    words, line = method.comment.format(d=data).split(), '#'
-    for word in words:
-        if len(line) + 1 + len(word) > 79:
-            lines.append(line)
-            line = '#'
-        line += ' ' + word
-    lines.append(line)
+    lines += [']', '']
+    # Wrap the data's title and the method's comment at 79 columns.
+    for text in (f'{data.title}.', method.describe(data)):
+        line = '#'
+        for word in text.split():
+            if len(line) + 1 + len(word) > 79:
+                lines.append(line)
+                line = '#'
+            line += ' ' + word
+        lines.append(line)
     model_items = []
     if data.backbone_override:
         model_items.append(('backbone', f'dict({data.backbone_override})'))
@@ -366,7 +443,11 @@ def render_model_index(folders: List[str]) -> str:
 def _paper_top1(method: str, data: Data) -> Optional[float]:
     name = cr.parse_config_name(f'x_{data.backbone}_{data.schedule}_'
                                 f'{data.name}')
-    dataset = cr.PAPER_REFERENCE.get(name.dataset, name.dataset)
+    if name.dataset in cr.PAPER_REFERENCE:  # other data (the JPEG copy)
+        return None
+    if name.dataset == 'imagenet-lt' and name.imbalance_factor is None:
+        return None  # Liu et al.'s lists, not the paper's ImageNet-LT
+    dataset = name.dataset
     if name.imbalance_factor is not None and data.schedule == '200e':
         values = cr.PAPER_TABLE1.get(method, {}).get(dataset)
         if values and name.imbalance_factor in cr.TABLE1_IFS:
@@ -411,17 +492,32 @@ NOTES: Dict[str, str] = {
         '`seesaw_*` uses `mmghm.DistSeesawLoss` (the accumulated class '
         'counts are summed over GPUs, and no Python loop over classes); '
         '`seesaw-mmpretrain_*` uses MMPretrain\'s own `SeesawLoss` '
-        '(counts per GPU), for comparison. p = 0.8, q = 2.0 as published.'),
+        '(counts per GPU), for comparison. p = 0.8, q = 2.0 as published, '
+        'both on the plain linear classifier (see above).'),
+    'class_balanced': (
+        'Note: the paper\'s Table 1 prints identical TinyImageNet-LT rows '
+        'for Class Balanced and Effective Number (30.90 / 39.48 / 54.17 / '
+        '63.06 at IF 500 / 100 / 10 / 1), most likely a copy error; both '
+        'are recorded as printed (as is the Table 3 "R" row, which repeats '
+        'Table 2\'s Seesaw row).'),
     'equalization': (
         'lambda_ is a frequency threshold (share of the training images) '
         'that Tan et al. tune per data set; 5e-3 with gamma 0.9 is their '
         'CIFAR-100-LT softmax-EQL setting, used here for every data set. '
         'Override with `--cfg-options model.head.loss.lambda_=...`.'),
     'effective_number': (
-        'Cui et al. tune beta and the loss form (softmax, sigmoid, focal) '
-        'per data set; the configs use beta = 0.9999 on softmax '
-        'cross-entropy (their long-tailed choice). Other forms: '
-        '`--cfg-options model.head.loss.loss_type=focal`.'),
+        'The paper says it uses the authors\' hyper-parameters. On '
+        'ImageNet-LT and iNaturalist the configs use Cui et al.\'s own '
+        'large-scale setting (ILSVRC 2012, iNaturalist 2017/2018 in their '
+        'paper): the class-balanced sigmoid focal loss with beta = 0.999, '
+        'gamma = 0.5. On CIFAR and TinyImageNet, where Cui et al. tune the '
+        'loss form and beta per data set (and report no IF 500), the '
+        'configs use one setting, beta = 0.9999 on softmax cross-entropy, '
+        'our choice. Other forms: `--cfg-options '
+        'model.head.loss.loss_type=focal model.head.loss.gamma=...`.\n\n'
+        'Note: the paper\'s Table 1 prints identical TinyImageNet-LT rows '
+        'for Class Balanced and Effective Number (30.90 / 39.48 / 54.17 / '
+        '63.06), most likely a copy error; both are recorded as printed.'),
     'ldam_drw': (
         'The cosine classifier (`mmghm.NormedLinearClsHead`) replaces the '
         'linear one, LDAM scales its logits by s = 30, and the deferred '
@@ -434,6 +530,31 @@ NOTES: Dict[str, str] = {
         'paper finds it unsuited to multi-class classification.'),
 }
 
+#: Every folder with paper configs.
+SCHEDULE_NOTE = (
+    '**Schedule.** The paper states no epochs, learning rate, batch size, '
+    'weight decay or augmentation. The `*_200e_*` configs use LDAM-DRW\'s '
+    'long-tailed CIFAR schedule (200 epochs, batch 128, SGD lr 0.1 with a '
+    '5-epoch warm-up and x0.01 at epochs 160 and 180, weight decay 2e-4, '
+    '4-pixel pad + random crop + flip) and the `*_90e_*` ones Decoupling\'s '
+    'ImageNet-LT / iNaturalist recipe: both chosen by us.')
+
+IMAGENET_NOTE = (
+    '**ImageNet-LT, two constructions.** `*_imagenet-lt-if100` is the '
+    'paper\'s (ImageNet-2012 train made long-tailed by random removal, '
+    'IF 100: 732 down to 7 images a class; Many / Medium / Few / Rare at '
+    '100 / 20 / 10 images hold 430 / 351 / 151 / 68 classes); '
+    '`*_imagenet-lt` uses Liu et al.\'s lists (IF 256, 1,280 down to 5), '
+    'which most published ImageNet-LT numbers use.')
+
+GPU_NOTE = (
+    '**GPU reproduction** (`*_200e_cifar10jpeg-lt-if*`): the 200-epoch '
+    'schedule on the CIFAR-10 JPEG copy, the data a GPU machine can carry '
+    '(`tools/analysis/pack_cifar_lt.py`), for the reproduction harness '
+    '(`tools/analysis/reproduce_cifar_lt.py`, `tools/device/'
+    'run_cifar_lt.sh`). JPEG compression puts accuracies slightly below '
+    'those on the official CIFAR-10.')
+
 CPU_NOTE = (
     '**CPU-sized comparison** (`*_30e_cifar10jpeg-lt-if100`): the same '
     'ResNet-32, batch, optimiser and peak lr as the 200-epoch schedule, '
@@ -444,7 +565,8 @@ CPU_NOTE = (
     'to the folder holding `train/` and `test/`). It runs on 2 CPU cores '
     'in well under an hour per method. Its accuracies are several points '
     'below the 200-epoch ones and compare methods with each other only, '
-    'not with the paper\'s column.')
+    'not with the paper\'s column (whose schedule the paper does not '
+    'state).')
 
 
 def render_readme(folder: str, pairs: List[Tuple[Method, Data]]) -> str:
@@ -453,20 +575,27 @@ def render_readme(folder: str, pairs: List[Tuple[Method, Data]]) -> str:
     out = [f'# {name}', '', f'> {paper}', '']
     comments: Dict[str, str] = OrderedDict()
     for m, d in pairs:
-        comments.setdefault(m.name, m.comment.format(d=d))
+        comments.setdefault(m.name, m.describe(d))
     out += [f'- `{k}`: {v}' for k, v in comments.items()]
     for cfg, _, text in HAND_WRITTEN.get(folder, []):
         out.append(f'- `{cfg}`: {text}')
     if folder in NOTES:
         out += ['', NOTES[folder]]
+    if any(d.schedule in ('200e', '90e') for _, d in pairs):
+        out += ['', SCHEDULE_NOTE]
+    if any(d.name.startswith('imagenet-lt') for _, d in pairs):
+        out += ['', IMAGENET_NOTE]
+    if any(d in JPEG_200E for _, d in pairs):
+        out += ['', GPU_NOTE]
     if any(d.schedule == '30e' for _, d in pairs):
         out += ['', CPU_NOTE]
     out += [
         '', '## Results', '',
         'Top-1 accuracy (%) on the balanced test set. "Paper" is the GHM-CWAP '
-        "paper's number for this cell (Tables 1-3: ResNet-32 for 200 epochs "
-        'on CIFAR/TinyImageNet, ResNet-50 on ImageNet-LT / iNaturalist); '
-        '"Ours" states data, schedule, machine and seed of the run.', '',
+        "paper's number for this cell (Tables 1-3: ResNet-32 on "
+        'CIFAR/TinyImageNet, ResNet-50 on ImageNet-LT / iNaturalist; the '
+        'paper states no schedule); "Ours" states data, schedule, machine '
+        'and seed of the run.', '',
         '| Config | Paper | Ours | How ours was measured |',
         '|---|:-:|:-:|---|'
     ]

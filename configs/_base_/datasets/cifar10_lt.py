@@ -14,8 +14,9 @@ data_preprocessor = dict(
     # MMPretrain's CIFAR10 already yields RGB images.
     to_rgb=False)
 
-# The standard CIFAR augmentation: 4-pixel padding + random 32x32 crop,
-# horizontal flip.
+# The standard CIFAR augmentation of LDAM-DRW and Cui et al.: 4-pixel zero
+# padding + random 32x32 crop, horizontal flip. The GHM-CWAP paper states
+# no augmentation; this is our choice.
 train_pipeline = [
     dict(type='RandomCrop', crop_size=32, padding=4),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),

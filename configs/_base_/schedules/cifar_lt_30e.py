@@ -10,9 +10,10 @@
 #   lr x0.01 at epoch 160 (80%)     -> epoch 24
 #   lr x0.0001 at epoch 180 (90%)   -> epoch 27
 # A 30-epoch model sees 15% of the updates of the full schedule: its
-# accuracies are several points below the 200-epoch ones (the paper's
-# numbers) and comparable only with each other, i.e. between methods run
-# with this same schedule, data and seed.
+# accuracies are several points below the 200-epoch ones and comparable only
+# with each other, i.e. between methods run with this same schedule, data
+# and seed, not with the paper's numbers (whose schedule the paper does not
+# state; 200 epochs is LDAM-DRW's, our choice).
 _base_ = ['./cifar_lt_200e.py']
 
 param_scheduler = [

@@ -1,0 +1,18 @@
+_base_ = [
+    '../_base_/models/resnet32_cifar10.py',
+    '../_base_/datasets/cifar10jpeg_lt_if10.py',
+    '../_base_/schedules/cifar_lt_200e.py',
+    '../_base_/default_runtime.py',
+]
+
+# CIFAR-10-LT (JPEG copy), IF 10.
+# Focal loss (Lin et al., ICCV 2017), softmax form, gamma 2, no alpha. Lin et
+# al. use the sigmoid form with alpha 0.25 for dense detection; the paper does
+# not say which form it compares, and the softmax form without a class weight
+# is our choice for single-label classification.
+model = dict(
+    head=dict(
+        loss=dict(
+            type='mmghm.SoftmaxFocalLoss',
+            num_classes=10,
+            gamma=2.0)))

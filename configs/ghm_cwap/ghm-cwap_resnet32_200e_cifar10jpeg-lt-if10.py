@@ -1,0 +1,17 @@
+_base_ = [
+    '../_base_/models/resnet32_cifar10.py',
+    '../_base_/datasets/cifar10jpeg_lt_if10.py',
+    '../_base_/schedules/cifar_lt_200e.py',
+    '../_base_/default_runtime.py',
+]
+
+# CIFAR-10-LT (JPEG copy), IF 10.
+# GHM-CWAP (Eq. 1-3, Algorithm 1): R + A^AURA, alpha 0.9, N 30, gamma 0.8.
+model = dict(
+    head=dict(
+        loss=dict(
+            type='mmghm.GHMCWAPLoss',
+            num_classes=10,
+            num_bins=30,
+            alpha=0.9,
+            gamma=0.8)))
