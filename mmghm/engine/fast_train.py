@@ -58,6 +58,8 @@ import torch.nn.functional as F
 from mmengine.config import Config, DictAction
 from mmengine.registry import DefaultScope
 
+from mmghm.engine.hooks.exact_resume_hook import ExactResumeHook
+
 __all__ = [
     'AugmentSpec', 'ImageSet', 'RunSpec', 'HarnessOptions', 'TrainRun',
     'split_pipeline', 'augment_batch', 'load_image_sets', 'expand_sweep',
@@ -70,7 +72,8 @@ TOOL = 'tools/analysis/reproduce_cifar_lt.py'
 DETERMINISTIC_TRANSFORMS = ('LoadImageFromFile', 'Resize', 'ResizeEdge',
                             'CenterCrop')
 #: Custom hooks whose work the harness does; any other stops it.
-KNOWN_HOOKS = ('ClassCountsHook', 'AURAHook', 'LossEpochHook')
+KNOWN_HOOKS = ('ClassCountsHook', 'AURAHook', 'LossEpochHook',
+               'ExactResumeHook')
 #: ``--sweep`` shorthands for GHM-CWAP's hyper-parameters.
 SWEEP_SHORTHANDS = {
     'alpha': 'model.head.loss.alpha',
@@ -479,7 +482,8 @@ def load_run_config(spec: RunSpec, epochs: Optional[int] = None) -> Config:
 
 def _hook_plan(cfg: Config) -> dict:
     """Which hooks' work to do, from ``custom_hooks``."""
-    plan = dict(class_counts=False, loss_epoch=False, aura=None)
+    plan = dict(class_counts=False, loss_epoch=False, aura=None,
+                exact_resume=False)
     for hook in cfg.get('custom_hooks') or []:
         name = _type_name(hook)
         if name == 'ClassCountsHook':
@@ -489,6 +493,11 @@ def _hook_plan(cfg: Config) -> dict:
         elif name == 'AURAHook':
             plan['aura'] = (bool(hook.get('by_epoch', True)),
                             int(hook.get('interval', 1)))
+        elif name == 'ExactResumeHook':
+            # Its per-sample seeding concerns the DataLoader's pipeline,
+            # which the harness replaces; its per-epoch re-seeding of the
+            # global generators is done in begin_epoch.
+            plan['exact_resume'] = True
         else:
             raise ValueError(
                 f'the config has custom hook {name}, whose work the harness '
@@ -713,6 +722,8 @@ class TrainRun:
         before-epoch hooks (DistSamplerSeedHook, LossEpochHook)."""
         self.epoch = epoch
         self.model.train()
+        if self.hooks['exact_resume']:
+            ExactResumeHook.reseed(int(self.spec.seed), epoch)
         if self.hooks['loss_epoch']:
             for module in self.model.modules():
                 if callable(getattr(module, 'set_epoch', None)):

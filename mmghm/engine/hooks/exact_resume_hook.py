@@ -175,21 +175,21 @@ class ExactResumeHook(Hook):
     def before_train_epoch(self, runner) -> None:
         self._epoch.fill_(runner.epoch)
         if self._by_epoch(runner):
-            self._reseed(runner.seed, runner.epoch)
+            self.reseed(runner.seed, runner.epoch)
 
     def before_train_iter(self,
                           runner,
                           batch_idx: int,
                           data_batch: DATA_BATCH = None) -> None:
         if not self._by_epoch(runner):
-            self._reseed(runner.seed, runner.iter)
+            self.reseed(runner.seed, runner.iter)
 
     @staticmethod
     def _by_epoch(runner) -> bool:
         return bool(getattr(runner.train_loop, '_max_epochs', None))
 
     @staticmethod
-    def _reseed(seed: int, step: int) -> None:
+    def reseed(seed: int, step: int) -> None:
         """Re-seed every global generator of the main process, CUDA's
         included, from ``(seed, step)``."""
         value = derive_seed(_MAIN, seed, step)
