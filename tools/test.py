@@ -13,7 +13,8 @@ from mmengine.evaluator import DumpResults
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from mmghm.utils import add_common_args, load_config
+from mmghm.utils import (add_common_args, describe_launch, explain_timeouts,
+                         load_config)
 
 
 def parse_args() -> argparse.Namespace:
@@ -49,12 +50,14 @@ def main() -> None:
                            "dict(type='VisualizationHook') in the config")
         vis.update(enable=True, out_dir=args.show_dir,
                    interval=args.interval)
-    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg \
-        else RUNNERS.build(cfg)
-    if args.out and args.out_item == 'pred':
-        runner.test_evaluator.metrics.append(
-            DumpResults(out_file_path=args.out))
-    metrics = runner.test()
+    with explain_timeouts(cfg):
+        runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg \
+            else RUNNERS.build(cfg)
+        describe_launch(runner)
+        if args.out and args.out_item == 'pred':
+            runner.test_evaluator.metrics.append(
+                DumpResults(out_file_path=args.out))
+        metrics = runner.test()
     if args.out and args.out_item == 'metrics':
         mmengine.dump(metrics, args.out)
 

@@ -13,7 +13,8 @@ import mmghm  # noqa: F401  (registers modules, checkpoint allow-list)
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from mmghm.utils import add_common_args, load_config, resolve_resume
+from mmghm.utils import (add_common_args, describe_launch, explain_timeouts,
+                         load_config, resolve_resume)
 
 
 def parse_args() -> argparse.Namespace:
@@ -50,9 +51,11 @@ def main() -> None:
                            'dict(base_batch_size=...) in the config')
         cfg.auto_scale_lr.enable = True
     resolve_resume(cfg, args.resume)
-    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg \
-        else RUNNERS.build(cfg)
-    runner.train()
+    with explain_timeouts(cfg):
+        runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg \
+            else RUNNERS.build(cfg)
+        describe_launch(runner)
+        runner.train()
 
 
 if __name__ == '__main__':

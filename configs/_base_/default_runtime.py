@@ -37,7 +37,9 @@ custom_hooks = [
 env_cfg = dict(
     cudnn_benchmark=False,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
-    dist_cfg=dict(backend='nccl'),
+    # timeout: seconds a collective waits for the other processes before
+    # failing (a stopped or hung process), on GPUs and CPUs alike.
+    dist_cfg=dict(backend='nccl', timeout=1800),
 )
 
 vis_backends = [dict(type='LocalVisBackend')]
