@@ -36,7 +36,20 @@ def _load_module(name: str, rel: str):
     return module
 
 
-collect = _load_module('collect_results', 'tools/analysis/collect_results.py')
+def _paper_numbers():
+    """The paper's numbers and the config-name parser (mmghm.results),
+    under the names used below."""
+    from types import SimpleNamespace
+
+    from mmghm.results import names, paper
+    tables = paper.load_paper_tables()
+    return SimpleNamespace(
+        TABLE1_IFS=tables.table1_ifs, TABLE1_DATASETS=tables.table1_datasets,
+        PAPER_TABLE1=tables.table1, PAPER_TABLE2=tables.table2,
+        PAPER_TABLE3=tables.table3, parse_config_name=names.parse_config_name)
+
+
+collect = _paper_numbers()
 generate = _load_module('generate_configs', 'tools/misc/generate_configs.py')
 
 #: Config name prefix -> (folder, loss class, attributes of the built loss).
