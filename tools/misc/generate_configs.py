@@ -15,29 +15,31 @@ output, so a hand edit must be made here).
 paper's numbers (off by default: READMEs carry measured results by hand).
 """
 import argparse
-import importlib.util
 import os
 import os.path as osp
 import sys
 from collections import OrderedDict
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Callable, Dict, List, Optional, Tuple
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = osp.join(ROOT, 'configs')
 
 
-def _load_collect_results():
-    """The paper's numbers and name parsing live in collect_results.py."""
-    path = osp.join(ROOT, 'tools', 'analysis', 'collect_results.py')
-    spec = importlib.util.spec_from_file_location('collect_results', path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault('collect_results', module)
-    spec.loader.exec_module(module)
-    return module
+def _paper_numbers() -> SimpleNamespace:
+    """The paper's numbers (``mmghm/results/paper_tables.yml``) and the
+    config-name parser of :mod:`mmghm.results`, under the names used here."""
+    from mmghm.results import names, paper
+    tables = paper.load_paper_tables()
+    return SimpleNamespace(
+        TABLE1_IFS=tables.table1_ifs, PAPER_TABLE1=tables.table1,
+        PAPER_TABLE2=tables.table2, PAPER_TABLE3=tables.table3,
+        PAPER_REFERENCE=names.PAPER_REFERENCE,
+        parse_config_name=names.parse_config_name)
 
 
-cr = _load_collect_results()
+cr = _paper_numbers()
 
 # --------------------------------------------------------------------------
 # Data: data name -> bases, classes, schedule.
@@ -269,7 +271,31 @@ def render_config(method: Method, data: Data) -> str:
         model_items.append(('head', _dict_literal(head_items, 4)))
     if model_items:
         lines.append('model = ' + _dict_literal(model_items, 0))
+    extra = EXTRA_SETTINGS.get(config_name(method, data))
+    if extra:
+        lines += [''] + extra.rstrip('\n').split('\n')
     return '\n'.join(lines) + '\n'
+
+
+#: The demos' 18 iterations an epoch: progress several times an epoch.
+DEMO_LOGGING = (
+    '# 18 iterations an epoch: log progress every 5 (and at epoch end).\n'
+    'default_hooks = dict(logger=dict(interval=5))\n')
+
+#: Config name -> settings appended to the generated config.
+EXTRA_SETTINGS: Dict[str, str] = {
+    'softmax_resnet20_demo_digits-lt': DEMO_LOGGING,
+    'ghm-cwap_resnet20_demo_digits-lt': DEMO_LOGGING + '\n' + (
+        "# The main job also leaves the paper's Fig. 2: GradHistVisHook dumps\n"
+        '# the histograms at every AURA update (work_dir/grad_hist/), and\n'
+        '# RunSummaryHook draws Fig. 2 from them at the end of training.\n'
+        'custom_hooks = [\n'
+        "    dict(type='mmghm.ClassCountsHook'),\n"
+        "    dict(type='mmghm.AURAHook', by_epoch=True, interval=1),\n"
+        "    dict(type='mmghm.LossEpochHook'),\n"
+        "    dict(type='mmghm.GradHistVisHook'),\n"
+        ']\n'),
+}
 
 
 # --------------------------------------------------------------------------

@@ -10,3 +10,6 @@ __all__ += ['LossEpochHook']
 from .grad_hist_vis_hook import GradHistVisHook  # noqa: F401,E402
 
 __all__ += ['GradHistVisHook']
+from .run_summary_hook import RunSummaryHook  # noqa: F401,E402
+
+__all__ += ['RunSummaryHook']
