@@ -1,8 +1,8 @@
 """Every experiment config loads, builds its model, and says what its name
 says; the paper's grid is complete; the schedules are the documented ones.
 
-No data is needed except for the digits demo (scikit-learn ships it) and
-the real CIFAR-10 JPEG check (skipped where ../shared/data is absent).
+No data is needed except for the digits demo (scikit-learn ships it); the
+CIFAR-10 JPEG config on real data is checked in tests/test_datasets.
 """
 import copy
 import functools
@@ -320,29 +320,6 @@ def test_digits_demo_data_and_one_training_step():
     data = preprocessor(batch, training=True)
     losses = model(**data, mode='loss')
     assert torch.isfinite(losses['loss'])
-
-
-def test_cifar10_jpeg_config_reads_real_data(monkeypatch):
-    """The CPU-sized comparison's data: CIFAR-10-LT IF 100 on the JPEGs."""
-    from mmghm.datasets.utils import find_cifar10_jpeg, prepare_cifar10_jpeg
-    zip_path = find_cifar10_jpeg()
-    if zip_path is None:
-        pytest.skip('real CIFAR-10 (../shared/data/cifar10-jpeg.zip) not '
-                    'available')
-    root = prepare_cifar10_jpeg(zip_path=zip_path)
-    monkeypatch.setenv('CIFAR10_JPEG_ROOT', str(root))
-    cfg = Config.fromfile(
-        str(NAMES['ghm-cwap_resnet32_30e_cifar10jpeg-lt-if100']))
-    from mmpretrain.registry import DATASETS
-    with DefaultScope.overwrite_default_scope('mmpretrain'):
-        train = DATASETS.build(copy.deepcopy(cfg.train_dataloader.dataset))
-        test = DATASETS.build(copy.deepcopy(cfg.val_dataloader.dataset))
-    assert list(train.metainfo['class_counts']) == [
-        5000, 2997, 1796, 1077, 645, 387, 232, 139, 83, 50]
-    assert len(train) == 12406 and len(test) == 10000
-    sample = train[0]
-    assert sample['inputs'].shape == (3, 32, 32)
-    assert train.metainfo['classes'][0] == 'airplane'
 
 
 def test_env_variable_default_data_root(monkeypatch):
