@@ -359,8 +359,10 @@ def _per_class(run: Run, metrics: Dict[str, float]) -> Optional[dict]:
                 'per_class_accuracy', 'class_counts', 'top1'} <= set(data):
             continue
         if abs(float(data['top1']) - float(top1)) < 1e-6:
+            counts = [int(c) if float(c).is_integer() else c
+                      for c in data['class_counts']]
             out = dict(accuracy=data['per_class_accuracy'],
-                       train_counts=data['class_counts'])
+                       train_counts=counts)
             if data.get('num_test_samples') is not None:
                 out['test_counts'] = data['num_test_samples']
             if data.get('classes'):
