@@ -13,8 +13,9 @@ Kinds and their options:
   [wall=1]``: :func:`~mmghm.results.tables.suite_table`;
 - ``results:config-folder folder=NAME``:
   :func:`~mmghm.results.tables.config_folder_table`;
-- ``results:benchmark file=results/benchmarks/NAME.json``:
-  :func:`~mmghm.results.tables.benchmark_table`.
+- ``results:benchmark file=results/benchmarks/NAME_DEVICE.json`` (one
+  file) or ``results:benchmark benchmark=NAME`` (every device's file of that
+  benchmark): :func:`~mmghm.results.tables.benchmark_table`.
 
 :func:`update_file` rewrites the blocks of a file; :func:`check_files`
 lists the files whose blocks differ from what the result files give (the
@@ -53,7 +54,7 @@ def render_block(kind: str, args: Dict[str, str], repo_root: str,
     allowed = {
         'suite': {'suite', 'metrics', 'configs', 'paper', 'wall'},
         'config-folder': {'folder'},
-        'benchmark': {'file'},
+        'benchmark': {'file', 'benchmark'},
     }
     if kind not in allowed:
         raise ValueError(f'{where}: unknown block kind {kind!r}; allowed: '
@@ -79,13 +80,21 @@ def render_block(kind: str, args: Dict[str, str], repo_root: str,
         return config_folder_table(results_dir,
                                    osp.join(repo_root, 'configs'),
                                    args['folder'], readme_dir)
-    if 'file' not in args:
-        raise ValueError(f'{where}: a benchmark block needs file=PATH.')
-    path = osp.join(repo_root, args['file'])
-    if not osp.isfile(path):
-        return (f'Not yet measured: `{args["file"]}` does not exist yet, so '
-                'no numbers are shown.')
-    return benchmark_table(path, readme_dir)
+    if ('file' in args) == ('benchmark' in args):
+        raise ValueError(f'{where}: a benchmark block needs file=PATH or '
+                         'benchmark=NAME (one of them).')
+    if 'file' in args:
+        paths = [osp.join(repo_root, args['file'])]
+        missing = args['file']
+    else:
+        paths = sorted(glob.glob(osp.join(
+            results_dir, 'benchmarks', f'{args["benchmark"]}_*.json')))
+        missing = f'results/benchmarks/{args["benchmark"]}_<device>.json'
+    paths = [p for p in paths if osp.isfile(p)]
+    if not paths:
+        return (f'Not yet measured: `{missing}` does not exist yet, so no '
+                'numbers are shown.')
+    return '\n\n'.join(benchmark_table(p, readme_dir) for p in paths)
 
 
 def render_text(text: str, path: str, repo_root: str) -> Tuple[str, int]:

@@ -138,6 +138,13 @@ def _unique(values: Iterable) -> List:
     return out
 
 
+def _short_commit(commit: Optional[str]) -> Optional[str]:
+    """``abcdef1234`` (10 hex digits), keeping a ``-dirty`` mark."""
+    if not commit:
+        return None
+    return commit[:10] + ('-dirty' if commit.endswith('-dirty') else '')
+
+
 def how_measured(results: Sequence[RunResult]) -> str:
     """One paragraph saying how a set of results was measured."""
     measured = [r.data['measured'] for r in results]
@@ -147,8 +154,7 @@ def how_measured(results: Sequence[RunResult]) -> str:
                                                   for m in measured))
 
     dates = sorted(_unique(m.get('date') for m in measured))
-    commits = _unique((m.get('commit') or '')[:10] or None
-                      for m in measured)
+    commits = _unique(_short_commit(m.get('commit')) for m in measured)
     epochs = join('epochs')
     parts = [f'`{join("tool")}`']
     if epochs:
@@ -349,7 +355,8 @@ def benchmark_table(path: str, readme_dir: Optional[str] = None) -> str:
                 cells.append(f'{value:.2f}')
         rows.append(cells)
     measured = data.get('measured', {})
-    details = '; '.join(f'{k}: {v}' for k, v in measured.items())
+    details = '; '.join(f'{k}: {str(v).rstrip(".")}'
+                        for k, v in measured.items())
     link = _rel(path, readme_dir) if readme_dir else path
     text = _markdown(header, rows)
     text += (f'\n\nHow measured: device {data["device"]}, torch '

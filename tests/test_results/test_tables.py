@@ -173,3 +173,24 @@ def test_paper_layout_report_from_work_dirs(tmp_path):
     assert row(text, t3, 'R (intra only, URA)') == [
         '64.00 / 63.51', '49.00 / 48.69', '26.00 / 24.37', '– / 15.52',
         '38.50 / 38.02']
+
+
+def test_benchmark_blocks_by_name_cover_every_device(tmp_path):
+    bench = tmp_path / 'results' / 'benchmarks'
+    bench.mkdir(parents=True)
+    readme = tmp_path / 'README.md'
+    readme.write_text('<!-- results:benchmark benchmark=losses -->\n'
+                      '<!-- /results -->\n')
+    text, _ = render_text(readme.read_text(), str(readme), str(tmp_path))
+    assert 'Not yet measured: `results/benchmarks/losses_<device>.json`' \
+        in text
+    for device in ('cpu', 'h200'):
+        (bench / f'losses_{device}.json').write_text(json.dumps(dict(
+            schema='mmghm.benchmark/1', benchmark='losses', device=device,
+            torch='2', columns=['loss'], rows=[dict(loss=device)])))
+    text, _ = render_text(readme.read_text(), str(readme), str(tmp_path))
+    assert 'How measured: device cpu' in text
+    assert 'How measured: device h200' in text
+    with pytest.raises(ValueError, match='file=PATH or benchmark=NAME'):
+        render_text('<!-- results:benchmark -->\n<!-- /results -->',
+                    str(readme), str(tmp_path))

@@ -199,7 +199,7 @@ METHODS: Dict[str, Method] = OrderedDict((m.name, m) for m in [
            _ghm_cwap(intra=False, inter=True, adaptive=True)),
     Method('ghm-cwap-literal', 'ghm_cwap',
            "GHM-CWAP with the paper's literal Eq. 1 weight S_c / v^alpha "
-           "(intra_weight='paper'; method.md, section 4).",
+           "(intra_weight='paper'; docs/method.md, section 4).",
            lambda data: _ghm_cwap()(data) + [('intra_weight', "'paper'")]),
 ])
 
@@ -414,8 +414,9 @@ NOTES: Dict[str, str] = {
         'Hyper-parameters: the paper\'s alpha = 0.9, N = 30 bins, gamma = '
         '0.8; the AURA update (`mmghm.AURAHook`, in every config\'s '
         'runtime) runs after each epoch. Weights use the tempered form of '
-        'Eq. 1 by default (`intra_weight=\'tempered\'`, see the '
-        'project\'s method.md, section 4, and the measurements there); '
+        'Eq. 1 by default (`intra_weight=\'tempered\'`, see '
+        '[docs/method.md](../../docs/method.md), section 4, and the '
+        'measurements there); '
         '`ghm-cwap-literal` uses the literal Eq. 1.\n\n'
         'Table 3 (ablation, ImageNet-LT) maps to the loss switches as '
         'follows. The paper ties AURA to the inter-category term '
@@ -465,9 +466,9 @@ CPU_NOTE = (
     'ResNet-32, batch, optimiser and peak lr as the 200-epoch schedule, '
     'compressed to 30 epochs (warm-up over the first epoch, lr x0.01 at '
     'epoch 24 and again at 27, the same 80% / 90% points as 160 / 180 of '
-    '200), on the real CIFAR-10 as JPEG files (the project\'s '
-    '`../shared/data/cifar10-jpeg.zip`, unpacked; set `CIFAR10_JPEG_ROOT` '
-    'to the folder holding `train/` and `test/`). It runs on 2 CPU cores '
+    '200), on the real CIFAR-10 as JPEG files (any folder of '
+    '`train/<class>/*.jpg` and `test/<class>/*.jpg`; set '
+    '`CIFAR10_JPEG_ROOT` to it). It runs on 2 CPU cores '
     'in well under an hour per method. Its accuracies are several points '
     'below the 200-epoch ones and compare methods with each other only, '
     'not with the paper\'s column.')
@@ -487,33 +488,35 @@ def render_readme(folder: str, pairs: List[Tuple[Method, Data]]) -> str:
         out += ['', NOTES[folder]]
     if any(d.schedule == '30e' for _, d in pairs):
         out += ['', CPU_NOTE]
+    # The results table is generated from results/ (mmghm.results); the
+    # block is rendered here too, so that --readmes keeps it current.
+    from mmghm.results.readme import render_block
+    block = render_block('config-folder', {'folder': folder}, ROOT,
+                         osp.join(CONFIGS, folder))
     out += [
         '', '## Results', '',
         'Top-1 accuracy (%) on the balanced test set. "Paper" is the GHM-CWAP '
         "paper's number for this cell (Tables 1-3: ResNet-32 for 200 epochs "
-        'on CIFAR/TinyImageNet, ResNet-50 on ImageNet-LT / iNaturalist); '
-        '"Ours" states data, schedule, machine and seed of the run.', '',
-        '| Config | Paper | Ours | How ours was measured |',
-        '|---|:-:|:-:|---|'
+        'on CIFAR/TinyImageNet, ResNet-50 on ImageNet-LT / iNaturalist). '
+        '"Ours" is generated from the result files in `results/` '
+        '(`python tools/analysis/collect_results.py readmes`): mean ± '
+        'sample standard deviation over the n seeds of each suite that ran '
+        'the config, with the Many / Medium / Few groups and how it was '
+        'measured; see [docs/results.md](../../docs/results.md).', '',
+        f'<!-- results:config-folder folder={folder} -->', block,
+        '<!-- /results -->'
     ]
-    for method, data in pairs:
-        paper_value = _paper_top1(method.name, data)
-        paper_cell = f'{paper_value:.2f}' if paper_value is not None else '–'
-        out.append(f'| [{config_name(method, data)}]'
-                   f'(./{config_name(method, data)}.py) | {paper_cell} | '
-                   'not yet run | |')
-    for cfg, _, _ in HAND_WRITTEN.get(folder, []):
-        out.append(f'| [{cfg}](./{cfg}.py) | – | not yet run | |')
     out += [
         '', 'Train and test one config:', '', '```shell',
         f'python tools/train.py configs/{folder}/'
         f'{config_name(*pairs[0])}.py',
         f'python tools/test.py configs/{folder}/{config_name(*pairs[0])}.py '
         f'work_dirs/{config_name(*pairs[0])}/epoch_{pairs[0][1].epochs}.pth',
-        '```', '', 'Collect many runs into the paper\'s table layout:', '',
-        '```shell',
-        'python tools/analysis/collect_results.py work_dirs/ --out '
-        'results.md', '```'
+        '```', '', 'Collect many runs into the paper\'s table layout, or '
+        'export them into result files:', '', '```shell',
+        'python tools/analysis/collect_results.py tables work_dirs/',
+        'python tools/analysis/collect_results.py export work_dirs/RUN '
+        '--suite SUITE', '```'
     ]
     return '\n'.join(out) + '\n'
 
