@@ -209,8 +209,8 @@ def suite_table(results_dir: str,
     if configs is not None:
         results = [r for r in results if r.config_stem in configs]
     if not results:
-        return (f'Not yet run: no result files in [`{link}/`]({link}/) '
-                'yet, so no numbers are shown.')
+        return (f'Not yet run: no result files in `{link}/` yet, so no '
+                'numbers are shown.')
     grouped = group_results(results)
     if configs is not None:
         grouped = OrderedDict(

@@ -133,3 +133,38 @@ def test_without_histograms_or_per_class_file_nothing_is_drawn(tmp_path):
 def test_bad_argument():
     with pytest.raises(ValueError, match='draw must be a bool'):
         RunSummaryHook(draw='yes')
+
+
+def test_plot_grad_norm_tool_draws_fig2_from_the_work_dir(ghm_run, tmp_path):
+    """tools/analysis/plot_grad_norm.py on a work dir like the demo's."""
+    import subprocess
+    import sys
+    work_dir, _ = ghm_run
+    repo = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+    out = tmp_path / 'fig2_tail.png'
+    proc = subprocess.run(
+        [sys.executable, osp.join(repo, 'tools', 'analysis',
+                                  'plot_grad_norm.py'), str(work_dir),
+         '--cls', '9', '--out', str(out)],
+        capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert 'class 9' in proc.stdout and _not_blank(out)
+
+
+def test_demo_config_leaves_fig2_and_logs_progress_within_epochs():
+    from mmengine.config import Config
+    repo = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+    cfg = Config.fromfile(osp.join(
+        repo, 'configs', 'ghm_cwap', 'ghm-cwap_resnet20_demo_digits-lt.py'))
+    hooks = [h['type'] for h in cfg.custom_hooks]
+    # GradHistVisHook with its defaults, after AURAHook's updates.
+    assert hooks[-1] == 'mmghm.GradHistVisHook'
+    assert cfg.custom_hooks[-1] == dict(type='mmghm.GradHistVisHook')
+    assert 'mmghm.AURAHook' in hooks
+    assert cfg.default_hooks.summary.type == 'mmghm.RunSummaryHook'
+    # 568 training images in batches of 32: 18 iterations an epoch, logged
+    # at least three times within it.
+    iters = -(-568 // cfg.train_dataloader.batch_size)
+    assert iters == 18
+    assert iters // cfg.default_hooks.logger.interval >= 3
+    assert cfg.default_hooks.checkpoint.max_keep_ckpts == 2
