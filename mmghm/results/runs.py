@@ -242,11 +242,21 @@ def load_runs(paths: Sequence[str]) -> List[Run]:
                 ts = osp.basename(osp.dirname(file))
                 tests[work_dir][ts] = file
             elif not osp.isdir(path):
+                # A metrics file given by name: the test of the work dir it
+                # lies in, whose newest test log names the checkpoint.
                 work_dir = osp.dirname(osp.abspath(file))
-                direct.append(
-                    Run(work_dir, config_name_of(work_dir),
-                        test=read_metrics_file(file),
-                        config_file=dumped_config(work_dir)))
+                run = Run(work_dir, config_name_of(work_dir),
+                          test=read_metrics_file(file),
+                          config_file=dumped_config(work_dir))
+                test_logs = sorted(
+                    glob.glob(osp.join(work_dir, '*', '*.log')),
+                    key=osp.getmtime)
+                for log in reversed(test_logs):
+                    ckpt = loaded_checkpoint(log)
+                    if ckpt:
+                        run.test_logs, run.test_checkpoint = [log], ckpt
+                        break
+                direct.append(run)
     runs = []
     for work_dir in sorted(set(logs) | set(tests)):
         run = Run(work_dir, config_name_of(work_dir),

@@ -148,3 +148,19 @@ def test_metrics_file_of_the_test_tool(tmp_path):
     out.write_text('[1, 2]')
     with pytest.raises(ValueError, match='holds a list'):
         load_runs([str(out)])
+
+
+def test_metrics_file_beside_a_test_log_joins_its_training(tmp_path):
+    """tools/test.py --out m.json --out-item metrics --work-dir T: the
+    metrics file and the training it scored are one run."""
+    name = 'ghm-cwap_resnet20_demo_digits-lt'
+    train = make_run(tmp_path, 'train', name,
+                     [('20240101_000000', [1], [90.0], None)])
+    test = make_run(tmp_path, 'test', name,
+                    tests=[('20240101_010000', {'accuracy/top1': 91.0},
+                            train / 'epoch_1.pth')])
+    out = test / 'm.json'
+    out.write_text('{"accuracy/top1": 91.5}')
+    (run, ) = load_runs([str(train), str(out)])
+    assert run.work_dir == str(train)
+    assert run.test == {'accuracy/top1': 91.5}
