@@ -99,7 +99,8 @@ def git_head(root: str) -> Optional[str]:
                              capture_output=True, text=True, timeout=10,
                              check=True).stdout.strip()
         dirty = subprocess.run(
-            ['git', '-C', root, 'status', '--porcelain', '--untracked-files=no'],
+            ['git', '-C', root, 'status', '--porcelain',
+             '--untracked-files=no'],
             capture_output=True, text=True, timeout=10).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None

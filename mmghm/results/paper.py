@@ -40,8 +40,8 @@ class PaperTables:
     labels: Dict[str, Dict[str, str]]
 
 
-def _values(row: dict, key: str, width: int, where: str) -> Tuple[float,
-                                                                   ...]:
+def _values(row: dict, key: str, width: int,
+            where: str) -> Tuple[float, ...]:
     values = row.get(key)
     if not isinstance(values, list) or len(values) != width or not all(
             isinstance(v, (int, float)) for v in values):

@@ -3,7 +3,7 @@
 A block is opened by an HTML comment that says what to render and closed
 by ``<!-- /results -->``; everything between them is generated::
 
-    <!-- results:suite suite=digits-lt_demo_cpu metrics=top1,many,medium,few -->
+    <!-- results:suite suite=digits-lt_demo_cpu metrics=top1,few -->
     | Method | ... (generated) |
     <!-- /results -->
 

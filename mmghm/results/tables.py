@@ -216,8 +216,8 @@ def suite_table(results_dir: str,
         grouped = OrderedDict(
             sorted(grouped.items(),
                    key=lambda kv: (configs.index(kv[0][0]), kv[0][1] or '')))
-    header = ['Method', 'Config', 'n'] + [METRIC_LABELS.get(m, m)
-                                         for m in metrics]
+    header = ['Method', 'Config', 'n']
+    header += [METRIC_LABELS.get(m, m) for m in metrics]
     if paper:
         header.append('Paper (200 epochs)')
     if wall:
@@ -296,8 +296,9 @@ def config_folder_table(results_dir: str, configs_dir: str, folder: str,
         paper = paper_top1(PAPER_METHOD.get(name.method, name.method),
                            name.dataset, name.imbalance_factor,
                            name.schedule) if name else None
-        label = f'[{stem}](./{stem}.py)' + (f' [{variant}]'
-                                           if variant else '')
+        label = f'[{stem}](./{stem}.py)'
+        if variant:
+            label += f' [{variant}]'
         suites = by_key.get((stem, variant), {})
         if not suites:
             ours, how = 'not yet run', ''

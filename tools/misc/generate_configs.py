@@ -286,9 +286,9 @@ DEMO_LOGGING = (
 EXTRA_SETTINGS: Dict[str, str] = {
     'softmax_resnet20_demo_digits-lt': DEMO_LOGGING,
     'ghm-cwap_resnet20_demo_digits-lt': DEMO_LOGGING + '\n' + (
-        "# The main job also leaves the paper's Fig. 2: GradHistVisHook dumps\n"
-        '# the histograms at every AURA update (work_dir/grad_hist/), and\n'
-        '# RunSummaryHook draws Fig. 2 from them at the end of training.\n'
+        "# The main job also leaves the paper's Fig. 2: GradHistVisHook\n"
+        '# dumps the histograms at every AURA update (work_dir/grad_hist/),\n'
+        '# and RunSummaryHook draws Fig. 2 from them at the end of training.\n'
         'custom_hooks = [\n'
         "    dict(type='mmghm.ClassCountsHook'),\n"
         "    dict(type='mmghm.AURAHook', by_epoch=True, interval=1),\n"
