@@ -434,10 +434,13 @@ def export_run(run: Run,
                          f'(source={source}).')
     summary = _read_summary(run)
     env: Dict[str, Any] = {}
+    session_s = 0.0  # training time summed over sessions (resumes)
     for log in run.logs or run.test_logs:
         found = log_environment(log)
         env.setdefault('start', found.get('start'))
         env.update({k: v for k, v in found.items() if k != 'start'})
+        if found.get('start') and found.get('end'):
+            session_s += (found['end'] - found['start']).total_seconds()
     dumped: dict = {}
     if run.config_file:
         dumped = Config.fromfile(run.config_file).to_dict()
@@ -486,11 +489,15 @@ def export_run(run: Run,
         date=(env.get('start') or datetime.datetime.fromtimestamp(
             osp.getmtime(run.work_dir))).strftime('%Y-%m-%d'),
     )
-    wall = summary.get('wall_s')
-    if wall is None and env.get('start') and env.get('end') and run.val:
-        wall = (env['end'] - env['start']).total_seconds()
+    # One session: the summary's training time; a resumed run: the sum of
+    # its sessions' spans in the logs (a killed session has no summary).
+    wall = summary.get('wall_s') if len(run.logs) == 1 else None
+    if wall is None and run.val and session_s > 0:
+        wall = session_s
     if wall is not None:
         measured['wall_s'] = round(float(wall), 1)
+    if len(run.logs) > 1:
+        measured['sessions'] = len(run.logs)
     if ckpt:
         measured['checkpoint'] = osp.basename(ckpt)
         if osp.isfile(ckpt):

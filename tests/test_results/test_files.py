@@ -148,3 +148,15 @@ def test_a_checkpoint_scored_twice_counts_once(tmp_path):
     kept, warnings = dedupe_by_checkpoint(load_run_results(str(tmp_path)))
     assert [r.data['seed'] for r in kept] == [0, 2]
     assert len(warnings) == 1 and 'seed1.json' in warnings[0]
+
+
+def test_a_resumed_run_sums_its_sessions(tmp_path):
+    make_run(tmp_path, 'wd', DEMO,
+             [('20240101_000000', [1], [50.0], None),
+              ('20240102_000000', [2], [60.0], None)],
+             config_text=CONFIG_TEXT, seed=3)
+    (run, ) = load_runs([str(tmp_path)])
+    m = export_run(run, suite='s')['measured']
+    # Each fake session's log spans two minutes.
+    assert (m['wall_s'], m['sessions'], m['date']) == (240.0, 2,
+                                                       '2024-01-01')
