@@ -65,6 +65,9 @@ def parse_args(argv: Optional[Sequence[str]] = None,
     exp.add_argument('--commit', default=None,
                      help='code version (default: the run\'s summary.json, '
                      'else the git HEAD of this repository)')
+    exp.add_argument('--allow-unfinished', action='store_true',
+                     help='also export trainings that stopped before their '
+                     'max_epochs')
     exp.add_argument('--dry-run', action='store_true',
                      help='print what would be written')
     _add_selection(exp)
@@ -125,7 +128,7 @@ def cmd_export(args: argparse.Namespace, root: str) -> int:
             run, suite=args.suite, config=config, original_config=original,
             variant=args.variant, source=args.source, select=args.select,
             data=args.data, device=args.device,
-            commit=args.commit)
+            commit=args.commit, allow_unfinished=args.allow_unfinished)
         if result['measured'].get('commit') is None:
             result['measured']['commit'] = git_head(root)
         if args.dry_run:

@@ -406,7 +406,8 @@ def export_run(run: Run,
                select: str = 'last',
                data: Optional[str] = None,
                device: Optional[str] = None,
-               commit: Optional[str] = None) -> dict:
+               commit: Optional[str] = None,
+               allow_unfinished: bool = False) -> dict:
     """The run result of one run (not written; see :func:`write_result`).
 
     Args:
@@ -422,9 +423,13 @@ def export_run(run: Run,
         data: Data description; default from the config name and counts.
         device: Device description; default from the run's summary or log.
         commit: Code version; default from the run's summary.
+        allow_unfinished: Export a training whose last validation is before
+            its config's ``max_epochs`` (refused by default: a run still
+            going, or killed, is not the config's result).
 
     Raises:
-        ValueError: if the run has no metrics for ``source`` or no seed.
+        ValueError: if the run has no metrics for ``source``, no seed, or
+            is unfinished.
     """
     from mmengine.config import Config
 
@@ -462,11 +467,19 @@ def export_run(run: Run,
         ckpt = run.checkpoint
         evaluated = 'last epoch' if select == 'last' else \
             'best epoch (optimistic: picked on the test set)'
+    train_cfg = dumped.get('train_cfg') or {}
+    max_epochs = train_cfg.get('max_epochs')
     epochs = None
     if run.val:
         epochs = int(run.val[-1].get('step', 0)) or None
+        if (not allow_unfinished and max_epochs and epochs
+                and train_cfg.get('by_epoch', True) and epochs < max_epochs):
+            raise ValueError(
+                f'{run.work_dir}: unfinished, its last validation is at '
+                f'epoch {epochs} of {max_epochs} (--allow-unfinished to '
+                'export it anyway).')
     if epochs is None:
-        epochs = (dumped.get('train_cfg') or {}).get('max_epochs')
+        epochs = max_epochs
     optim = (dumped.get('optim_wrapper') or {}).get('type',
                                                     'OptimWrapper')
     precision = 'amp (fp16)' if 'Amp' in str(optim) else 'fp32'

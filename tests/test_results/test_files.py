@@ -160,3 +160,15 @@ def test_a_resumed_run_sums_its_sessions(tmp_path):
     # Each fake session's log spans two minutes.
     assert (m['wall_s'], m['sessions'], m['date']) == (240.0, 2,
                                                        '2024-01-01')
+
+
+def test_an_unfinished_training_is_not_exported_by_default(tmp_path):
+    make_run(tmp_path, 'wd', DEMO, [('20240101_000000', [1], [50.0], None)],
+             config_text=CONFIG_TEXT.replace('max_epochs=2', 'max_epochs=30'),
+             seed=3)
+    (run, ) = load_runs([str(tmp_path)])
+    with pytest.raises(ValueError, match='unfinished, its last validation '
+                       'is at epoch 1 of 30'):
+        export_run(run, suite='s')
+    assert export_run(run, suite='s',
+                      allow_unfinished=True)['measured']['epochs'] == 1
