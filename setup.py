@@ -81,7 +81,10 @@ if __name__ == '__main__':
         keywords='long-tailed recognition, gradient harmonizing, mmpretrain',
         packages=find_packages(exclude=('configs', 'tools', 'tests')),
         include_package_data=True,
-        package_data={'mmghm': ['.mim/configs/**/*', '.mim/tools/**/*']},
+        package_data={
+            'mmghm': ['.mim/configs/**/*', '.mim/tools/**/*',
+                      'results/*.yml']
+        },
         python_requires='>=3.8',
         license='Apache License 2.0',
         install_requires=parse_requirements('requirements/runtime.txt'),

@@ -24,19 +24,24 @@ if not (digit_version('2.0.0') <= digit_version(mmcv.__version__)
     raise ImportError(f'mmghm needs mmcv>=2.0.0,<2.4.0, but mmcv=='
                       f'{mmcv.__version__} is installed.')
 
+# mmcv-lite warns on every import that its (unneeded) compiled ops are
+# missing; hide exactly that warning, before anything imports mmcv.cnn.
+from .utils.mmcv_lite import filter_mmcv_lite_warning  # noqa: E402
+
+filter_mmcv_lite_warning()
+
 from .utils import register_checkpoint_safe_globals  # noqa: E402
 
 # Let torch>=2.6 `weights_only` loading accept the data MMEngine checkpoints
 # hold, through checked stand-ins that build nothing else (utils/checkpoint.py).
 register_checkpoint_safe_globals()
 
-# MMEngine 0.10 resolves `_base_ = 'pkg::path'` only for the packages in its
-# hard-coded PKG2PROJECT table; add mmghm so that configs can inherit
-# `mmghm::...` once mmghm is imported (tools/train.py and tools/test.py
-# import it before reading the config).
-from mmengine.config import utils as _config_utils  # noqa: E402
+# `_base_ = 'mmghm::...'` in configs, from any folder, for editable and
+# regular installs (MMEngine 0.10 knows only its own table of packages, and
+# looks for an editable install's configs in the wrong folder).
+from .utils.package_path import register_config_package  # noqa: E402
 
-_config_utils.PKG2PROJECT.setdefault('mmghm', 'mmghm')
+register_config_package()
 
 from . import datasets, engine, evaluation, models, visualization  # noqa
 

@@ -1,8 +1,8 @@
 """Every experiment config loads, builds its model, and says what its name
 says; the paper's grid is complete; the schedules are the documented ones.
 
-No data is needed except for the digits demo (scikit-learn ships it) and
-the real CIFAR-10 JPEG check (skipped where ../shared/data is absent).
+No data is needed except for the digits demo (scikit-learn ships it); the
+CIFAR-10 JPEG config on real data is checked in tests/test_datasets.
 """
 import copy
 import functools
@@ -22,8 +22,9 @@ import mmghm  # noqa: F401  (registers mmghm's modules)
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = ROOT / 'configs'
 # configs/_base_ holds fragments; configs/downstream (MMDetection and
-# MMSegmentation configs) is tested in tests/test_downstream.
-EXCLUDED = ('_base_', 'downstream')
+# MMSegmentation configs) is tested in tests/test_downstream; configs/own_data
+# (templates for a user's image folders) in tests/test_own_data.py.
+EXCLUDED = ('_base_', 'downstream', 'own_data')
 CONFIGS = sorted(
     p for p in CONFIG_DIR.rglob('*.py')
     if p.relative_to(CONFIG_DIR).parts[0] not in EXCLUDED)
@@ -37,7 +38,20 @@ def _load_module(name: str, rel: str):
     return module
 
 
-collect = _load_module('collect_results', 'tools/analysis/collect_results.py')
+def _paper_numbers():
+    """The paper's numbers and the config-name parser (mmghm.results),
+    under the names used below."""
+    from types import SimpleNamespace
+
+    from mmghm.results import names, paper
+    tables = paper.load_paper_tables()
+    return SimpleNamespace(
+        TABLE1_IFS=tables.table1_ifs, TABLE1_DATASETS=tables.table1_datasets,
+        PAPER_TABLE1=tables.table1, PAPER_TABLE2=tables.table2,
+        PAPER_TABLE3=tables.table3, parse_config_name=names.parse_config_name)
+
+
+collect = _paper_numbers()
 generate = _load_module('generate_configs', 'tools/misc/generate_configs.py')
 
 #: Config name prefix -> (folder, loss class, attributes of the built loss).
@@ -332,29 +346,6 @@ def test_digits_demo_data_and_one_training_step():
     data = preprocessor(batch, training=True)
     losses = model(**data, mode='loss')
     assert torch.isfinite(losses['loss'])
-
-
-def test_cifar10_jpeg_config_reads_real_data(monkeypatch):
-    """The CPU-sized comparison's data: CIFAR-10-LT IF 100 on the JPEGs."""
-    from mmghm.datasets.utils import find_cifar10_jpeg, prepare_cifar10_jpeg
-    zip_path = find_cifar10_jpeg()
-    if zip_path is None:
-        pytest.skip('real CIFAR-10 (../shared/data/cifar10-jpeg.zip) not '
-                    'available')
-    root = prepare_cifar10_jpeg(zip_path=zip_path)
-    monkeypatch.setenv('CIFAR10_JPEG_ROOT', str(root))
-    cfg = Config.fromfile(
-        str(NAMES['ghm-cwap_resnet32_30e_cifar10jpeg-lt-if100']))
-    from mmpretrain.registry import DATASETS
-    with DefaultScope.overwrite_default_scope('mmpretrain'):
-        train = DATASETS.build(copy.deepcopy(cfg.train_dataloader.dataset))
-        test = DATASETS.build(copy.deepcopy(cfg.val_dataloader.dataset))
-    assert list(train.metainfo['class_counts']) == [
-        5000, 2997, 1796, 1077, 645, 387, 232, 139, 83, 50]
-    assert len(train) == 12406 and len(test) == 10000
-    sample = train[0]
-    assert sample['inputs'].shape == (3, 32, 32)
-    assert train.metainfo['classes'][0] == 'airplane'
 
 
 def test_env_variable_default_data_root(monkeypatch):

@@ -15,6 +15,10 @@ default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=2),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='VisualizationHook', enable=False),
+    # At the end of training: final metrics, checkpoints, log, scalars and
+    # pictures with their paths (and {log_dir}/summary.json). A default
+    # hook, so that configs replacing custom_hooks keep it.
+    summary=dict(type='mmghm.RunSummaryHook'),
 )
 
 custom_hooks = [

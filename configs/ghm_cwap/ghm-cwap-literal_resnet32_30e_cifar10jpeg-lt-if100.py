@@ -7,7 +7,7 @@ _base_ = [
 
 # CIFAR-10-LT (JPEG copy), IF 100.
 # GHM-CWAP with the paper's literal Eq. 1 weight S_c / v^alpha
-# (intra_weight='paper'; method.md, section 4).
+# (intra_weight='paper'; docs/method.md, section 4).
 model = dict(
     head=dict(
         loss=dict(

@@ -16,3 +16,16 @@ model = dict(
             num_bins=30,
             alpha=0.9,
             gamma=0.8)))
+
+# 18 iterations an epoch: log progress every 5 (and at epoch end).
+default_hooks = dict(logger=dict(interval=5))
+
+# The main job also leaves the paper's Fig. 2: GradHistVisHook
+# dumps the histograms at every AURA update (work_dir/grad_hist/),
+# and RunSummaryHook draws Fig. 2 from them at the end of training.
+custom_hooks = [
+    dict(type='mmghm.ClassCountsHook'),
+    dict(type='mmghm.AURAHook', by_epoch=True, interval=1),
+    dict(type='mmghm.LossEpochHook'),
+    dict(type='mmghm.GradHistVisHook'),
+]

@@ -9,3 +9,6 @@ _base_ = [
 # Softmax cross-entropy (MMPretrain CrossEntropyLoss, the base model's loss).
 model = dict(
     backbone=dict(depth=20))
+
+# 18 iterations an epoch: log progress every 5 (and at epoch end).
+default_hooks = dict(logger=dict(interval=5))

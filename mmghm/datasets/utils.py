@@ -1,13 +1,15 @@
-"""Data helpers: per-class training counts, and the shared CIFAR-10 JPEGs.
+"""Data helpers: per-class training counts, and CIFAR-10 as JPEG files.
 
 :func:`dataset_class_counts` is what :class:`mmghm.engine.ClassCountsHook`
 uses to read the per-class counts of a training set, looking through
 MMEngine's dataset wrappers.
 
-:func:`find_cifar10_jpeg` / :func:`prepare_cifar10_jpeg` locate and unpack the
-real CIFAR-10 (``cifar10-jpeg.zip``: ``train/<class>/NNNN.jpg`` and
+:func:`find_cifar10_jpeg` / :func:`prepare_cifar10_jpeg` locate and unpack a
+``cifar10-jpeg.zip`` (CIFAR-10 as ``train/<class>/NNNN.jpg`` and
 ``test/<class>/NNNN.jpg``, the layout MMPretrain's ``CustomDataset`` reads)
-into a cache folder, for tests, configs and benchmarks that need no download.
+into a cache folder. The zip is wherever its user keeps it: named by
+``$MMGHM_CIFAR10_ZIP`` or given as an argument (or ``data/cifar10-jpeg.zip``
+under the working directory); nothing here knows of any other place.
 """
 import os
 import os.path as osp
@@ -104,11 +106,10 @@ def dataset_class_counts(dataset) -> List[int]:
 
 
 def find_cifar10_jpeg() -> Optional[Path]:
-    """Locate ``cifar10-jpeg.zip`` (the real CIFAR-10 as JPEG files).
+    """Locate ``cifar10-jpeg.zip`` (CIFAR-10 as JPEG files).
 
-    Looked for, in order: ``$MMGHM_CIFAR10_ZIP``; ``../shared/data/`` next to
-    the repository holding this package (a source checkout or an editable
-    install); ``../shared/data/`` and ``data/`` under the working directory.
+    Looked for, in order: ``$MMGHM_CIFAR10_ZIP`` (when set, only there), and
+    ``data/cifar10-jpeg.zip`` under the working directory.
 
     Returns:
         Path | None: The zip file, or None when it is nowhere to be found.
@@ -116,16 +117,8 @@ def find_cifar10_jpeg() -> Optional[Path]:
     env = os.environ.get(CIFAR10_ZIP_ENV)
     if env:
         return Path(env) if osp.isfile(env) else None
-    repo_root = Path(__file__).resolve().parents[2]
-    candidates = [
-        repo_root.parent / 'shared' / 'data' / CIFAR10_ZIP_NAME,
-        Path.cwd().parent / 'shared' / 'data' / CIFAR10_ZIP_NAME,
-        Path.cwd() / 'data' / CIFAR10_ZIP_NAME,
-    ]
-    for path in candidates:
-        if path.is_file():
-            return path
-    return None
+    path = Path.cwd() / 'data' / CIFAR10_ZIP_NAME
+    return path if path.is_file() else None
 
 
 def default_cache_dir() -> Path:
@@ -161,8 +154,8 @@ def prepare_cifar10_jpeg(cache_dir: Union[str, Path, None] = None,
     if zip_path is None or not zip_path.is_file():
         raise FileNotFoundError(
             f'{CIFAR10_ZIP_NAME} not found (looked at '
-            f'{zip_path or "$" + CIFAR10_ZIP_ENV + " and ../shared/data/"}). '
-            f'Set ${CIFAR10_ZIP_ENV} to its path.')
+            f'{zip_path or "$" + CIFAR10_ZIP_ENV + " and data/"}). '
+            f'Set ${CIFAR10_ZIP_ENV} to its path, or pass zip_path.')
     cache_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=cache_dir.name + '.partial-',
                                 dir=cache_dir.parent))

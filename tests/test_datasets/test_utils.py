@@ -91,3 +91,21 @@ def test_find_respects_environment(tmp_path, monkeypatch):
     (tmp_path / 'c.zip').write_bytes(b'')
     monkeypatch.setenv('MMGHM_CIFAR10_ZIP', str(tmp_path / 'c.zip'))
     assert find_cifar10_jpeg() == tmp_path / 'c.zip'
+
+
+def test_find_looks_in_data_under_the_working_directory(tmp_path,
+                                                        monkeypatch):
+    monkeypatch.delenv('MMGHM_CIFAR10_ZIP', raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert find_cifar10_jpeg() is None
+    # A zip beside the working directory (where a shared folder might be)
+    # is not looked at: only data/ and the environment variable.
+    (tmp_path / 'shared' / 'data').mkdir(parents=True)
+    (tmp_path / 'shared' / 'data' / 'cifar10-jpeg.zip').write_bytes(b'')
+    sub = tmp_path / 'repo'
+    sub.mkdir()
+    monkeypatch.chdir(sub)
+    assert find_cifar10_jpeg() is None
+    (sub / 'data').mkdir()
+    (sub / 'data' / 'cifar10-jpeg.zip').write_bytes(b'')
+    assert find_cifar10_jpeg() == sub / 'data' / 'cifar10-jpeg.zip'

@@ -1,7 +1,6 @@
 """tools/analysis/plot_class_accuracy.py on the outputs of two real runs
 (cross-entropy vs GHM-CWAP, one epoch each on scikit-learn's digits, LT)."""
 import copy
-import importlib.util
 import json
 import subprocess
 import sys
@@ -19,11 +18,9 @@ PIPELINE = [dict(type='Resize', scale=(16, 16)), dict(type='PackInputs')]
 
 
 def load_tool():
-    spec = importlib.util.spec_from_file_location('plot_class_accuracy',
-                                                  TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """The module the tool is a command line of."""
+    from mmghm.visualization import class_accuracy
+    return class_accuracy
 
 
 def loader(dataset, shuffle):

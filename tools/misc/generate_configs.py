@@ -15,29 +15,31 @@ output, so a hand edit must be made here).
 paper's numbers (off by default: READMEs carry measured results by hand).
 """
 import argparse
-import importlib.util
 import os
 import os.path as osp
 import sys
 from collections import OrderedDict
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Callable, Dict, List, Optional, Tuple, Union
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = osp.join(ROOT, 'configs')
 
 
-def _load_collect_results():
-    """The paper's numbers and name parsing live in collect_results.py."""
-    path = osp.join(ROOT, 'tools', 'analysis', 'collect_results.py')
-    spec = importlib.util.spec_from_file_location('collect_results', path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault('collect_results', module)
-    spec.loader.exec_module(module)
-    return module
+def _paper_numbers() -> SimpleNamespace:
+    """The paper's numbers (``mmghm/results/paper_tables.yml``) and the
+    config-name parser of :mod:`mmghm.results`, under the names used here."""
+    from mmghm.results import names, paper
+    tables = paper.load_paper_tables()
+    return SimpleNamespace(
+        TABLE1_IFS=tables.table1_ifs, PAPER_TABLE1=tables.table1,
+        PAPER_TABLE2=tables.table2, PAPER_TABLE3=tables.table3,
+        PAPER_REFERENCE=names.PAPER_REFERENCE,
+        parse_config_name=names.parse_config_name)
 
 
-cr = _load_collect_results()
+cr = _paper_numbers()
 
 # --------------------------------------------------------------------------
 # Data: data name -> bases, classes, schedule.
@@ -266,7 +268,7 @@ METHODS: Dict[str, Method] = OrderedDict((m.name, m) for m in [
            _ghm_cwap(intra=False, inter=True, adaptive=True)),
     Method('ghm-cwap-literal', 'ghm_cwap',
            "GHM-CWAP with the paper's literal Eq. 1 weight S_c / v^alpha "
-           "(intra_weight='paper'; method.md, section 4).",
+           "(intra_weight='paper'; docs/method.md, section 4).",
            lambda data: _ghm_cwap()(data) + [('intra_weight', "'paper'")]),
 ])
 
@@ -346,7 +348,31 @@ def render_config(method: Method, data: Data) -> str:
         model_items.append(('head', _dict_literal(head_items, 4)))
     if model_items:
         lines.append('model = ' + _dict_literal(model_items, 0))
+    extra = EXTRA_SETTINGS.get(config_name(method, data))
+    if extra:
+        lines += [''] + extra.rstrip('\n').split('\n')
     return '\n'.join(lines) + '\n'
+
+
+#: The demos' 18 iterations an epoch: progress several times an epoch.
+DEMO_LOGGING = (
+    '# 18 iterations an epoch: log progress every 5 (and at epoch end).\n'
+    'default_hooks = dict(logger=dict(interval=5))\n')
+
+#: Config name -> settings appended to the generated config.
+EXTRA_SETTINGS: Dict[str, str] = {
+    'softmax_resnet20_demo_digits-lt': DEMO_LOGGING,
+    'ghm-cwap_resnet20_demo_digits-lt': DEMO_LOGGING + '\n' + (
+        "# The main job also leaves the paper's Fig. 2: GradHistVisHook\n"
+        '# dumps the histograms at every AURA update (work_dir/grad_hist/),\n'
+        '# and RunSummaryHook draws Fig. 2 from them at the end of training.\n'
+        'custom_hooks = [\n'
+        "    dict(type='mmghm.ClassCountsHook'),\n"
+        "    dict(type='mmghm.AURAHook', by_epoch=True, interval=1),\n"
+        "    dict(type='mmghm.LossEpochHook'),\n"
+        "    dict(type='mmghm.GradHistVisHook'),\n"
+        ']\n'),
+}
 
 
 # --------------------------------------------------------------------------
@@ -440,26 +466,6 @@ def render_model_index(folders: List[str]) -> str:
                                  for f in folders)
 
 
-def _paper_top1(method: str, data: Data) -> Optional[float]:
-    name = cr.parse_config_name(f'x_{data.backbone}_{data.schedule}_'
-                                f'{data.name}')
-    if name.dataset in cr.PAPER_REFERENCE:  # other data (the JPEG copy)
-        return None
-    if name.dataset == 'imagenet-lt' and name.imbalance_factor is None:
-        return None  # Liu et al.'s lists, not the paper's ImageNet-LT
-    dataset = name.dataset
-    if name.imbalance_factor is not None and data.schedule == '200e':
-        values = cr.PAPER_TABLE1.get(method, {}).get(dataset)
-        if values and name.imbalance_factor in cr.TABLE1_IFS:
-            return values[cr.TABLE1_IFS.index(name.imbalance_factor)]
-    if dataset in cr.PAPER_TABLE2:
-        values = cr.PAPER_TABLE2[dataset].get(method) or (
-            cr.PAPER_TABLE3.get(method) if dataset == 'imagenet-lt' else None)
-        if values:
-            return values[-1]
-    return None
-
-
 #: Folder -> extra README paragraphs (Markdown).
 NOTES: Dict[str, str] = {
     'softmax': (
@@ -469,8 +475,9 @@ NOTES: Dict[str, str] = {
         'Hyper-parameters: the paper\'s alpha = 0.9, N = 30 bins, gamma = '
         '0.8; the AURA update (`mmghm.AURAHook`, in every config\'s '
         'runtime) runs after each epoch. Weights use the tempered form of '
-        'Eq. 1 by default (`intra_weight=\'tempered\'`, see the '
-        'project\'s method.md, section 4, and the measurements there); '
+        'Eq. 1 by default (`intra_weight=\'tempered\'`, see '
+        '[docs/method.md](../../docs/method.md), section 4, and the '
+        'measurements there); '
         '`ghm-cwap-literal` uses the literal Eq. 1.\n\n'
         'Table 3 (ablation, ImageNet-LT) maps to the loss switches as '
         'follows. The paper ties AURA to the inter-category term '
@@ -560,9 +567,9 @@ CPU_NOTE = (
     'ResNet-32, batch, optimiser and peak lr as the 200-epoch schedule, '
     'compressed to 30 epochs (warm-up over the first epoch, lr x0.01 at '
     'epoch 24 and again at 27, the same 80% / 90% points as 160 / 180 of '
-    '200), on the real CIFAR-10 as JPEG files (the project\'s '
-    '`../shared/data/cifar10-jpeg.zip`, unpacked; set `CIFAR10_JPEG_ROOT` '
-    'to the folder holding `train/` and `test/`). It runs on 2 CPU cores '
+    '200), on the real CIFAR-10 as JPEG files (any folder of '
+    '`train/<class>/*.jpg` and `test/<class>/*.jpg`; set '
+    '`CIFAR10_JPEG_ROOT` to it). It runs on 2 CPU cores '
     'in well under an hour per method. Its accuracies are several points '
     'below the 200-epoch ones and compare methods with each other only, '
     'not with the paper\'s column (whose schedule the paper does not '
@@ -589,34 +596,36 @@ def render_readme(folder: str, pairs: List[Tuple[Method, Data]]) -> str:
         out += ['', GPU_NOTE]
     if any(d.schedule == '30e' for _, d in pairs):
         out += ['', CPU_NOTE]
+    # The results table is generated from results/ (mmghm.results); the
+    # block is rendered here too, so that --readmes keeps it current.
+    from mmghm.results.readme import render_block
+    block = render_block('config-folder', {'folder': folder}, ROOT,
+                         osp.join(CONFIGS, folder))
     out += [
         '', '## Results', '',
         'Top-1 accuracy (%) on the balanced test set. "Paper" is the GHM-CWAP '
         "paper's number for this cell (Tables 1-3: ResNet-32 on "
         'CIFAR/TinyImageNet, ResNet-50 on ImageNet-LT / iNaturalist; the '
-        'paper states no schedule); "Ours" states data, schedule, machine '
-        'and seed of the run.', '',
-        '| Config | Paper | Ours | How ours was measured |',
-        '|---|:-:|:-:|---|'
+        'paper states no schedule). '
+        '"Ours" is generated from the result files in `results/` '
+        '(`python tools/analysis/collect_results.py readmes`): mean ± '
+        'sample standard deviation over the n seeds of each suite that ran '
+        'the config, with the Many / Medium / Few groups and how it was '
+        'measured; see [docs/results.md](../../docs/results.md).', '',
+        f'<!-- results:config-folder folder={folder} -->', block,
+        '<!-- /results -->'
     ]
-    for method, data in pairs:
-        paper_value = _paper_top1(method.name, data)
-        paper_cell = f'{paper_value:.2f}' if paper_value is not None else '–'
-        out.append(f'| [{config_name(method, data)}]'
-                   f'(./{config_name(method, data)}.py) | {paper_cell} | '
-                   'not yet run | |')
-    for cfg, _, _ in HAND_WRITTEN.get(folder, []):
-        out.append(f'| [{cfg}](./{cfg}.py) | – | not yet run | |')
     out += [
         '', 'Train and test one config:', '', '```shell',
         f'python tools/train.py configs/{folder}/'
         f'{config_name(*pairs[0])}.py',
         f'python tools/test.py configs/{folder}/{config_name(*pairs[0])}.py '
         f'work_dirs/{config_name(*pairs[0])}/epoch_{pairs[0][1].epochs}.pth',
-        '```', '', 'Collect many runs into the paper\'s table layout:', '',
-        '```shell',
-        'python tools/analysis/collect_results.py work_dirs/ --out '
-        'results.md', '```'
+        '```', '', 'Collect many runs into the paper\'s table layout, or '
+        'export them into result files:', '', '```shell',
+        'python tools/analysis/collect_results.py tables work_dirs/',
+        'python tools/analysis/collect_results.py export work_dirs/RUN '
+        '--suite SUITE', '```'
     ]
     return '\n'.join(out) + '\n'
 

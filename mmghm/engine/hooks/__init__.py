@@ -13,3 +13,6 @@ __all__ += ['GradHistVisHook']
 from .exact_resume_hook import ExactResumeHook  # noqa: F401,E402
 
 __all__ += ['ExactResumeHook']
+from .run_summary_hook import RunSummaryHook  # noqa: F401,E402
+
+__all__ += ['RunSummaryHook']

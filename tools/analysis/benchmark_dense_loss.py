@@ -23,7 +23,7 @@ configs/downstream/mmseg, on ``--crop`` random images, with GHM-CWAP and with
 the cross-entropy of MMSegmentation's own config: the share of the loss in a
 real step.
 
-Usage: python tools/misc/benchmark_dense_loss.py [--repeat 20] [--threads 1]
+Usage: python tools/analysis/benchmark_dense_loss.py [--repeat 20] [--threads 1]
            [--segmentor [--crop 256 512 --batch 2]]
 """
 import argparse

@@ -1,0 +1,157 @@
+"""Generated blocks in Markdown files: every results table between markers.
+
+A block is opened by an HTML comment that says what to render and closed
+by ``<!-- /results -->``; everything between them is generated::
+
+    <!-- results:suite suite=digits-lt_demo_cpu metrics=top1,few -->
+    | Method | ... (generated) |
+    <!-- /results -->
+
+Kinds and their options:
+
+- ``results:suite suite=NAME [metrics=a,b] [configs=stem,stem] [paper=1]
+  [wall=1]``: :func:`~mmghm.results.tables.suite_table`;
+- ``results:config-folder folder=NAME``:
+  :func:`~mmghm.results.tables.config_folder_table`;
+- ``results:benchmark file=results/benchmarks/NAME_DEVICE.json`` (one
+  file) or ``results:benchmark benchmark=NAME`` (every device's file of that
+  benchmark): :func:`~mmghm.results.tables.benchmark_table`.
+
+:func:`update_file` rewrites the blocks of a file; :func:`check_files`
+lists the files whose blocks differ from what the result files give (the
+test that keeps READMEs true calls it).
+"""
+import glob
+import os.path as osp
+import re
+from typing import Dict, List, Tuple
+
+from .tables import benchmark_table, config_folder_table, suite_table
+
+_BLOCK_RE = re.compile(
+    r'(?P<open><!-- results:(?P<kind>[a-z-]+)(?P<args>(?: [a-z_]+=\S+)*) -->'
+    r'\n)(?P<body>.*?)(?P<close><!-- /results -->)', re.S)
+_OPEN_RE = re.compile(r'<!-- results:')
+
+
+def _parse_args(text: str, where: str) -> Dict[str, str]:
+    args = {}
+    for token in text.split():
+        key, _, value = token.partition('=')
+        args[key] = value
+    return args
+
+
+def render_block(kind: str, args: Dict[str, str], repo_root: str,
+                 readme_dir: str, where: str = 'block') -> str:
+    """The generated text of one block (without the markers).
+
+    Raises:
+        ValueError: for an unknown kind or a missing or unknown option,
+            naming ``where``.
+    """
+    results_dir = osp.join(repo_root, 'results')
+    allowed = {
+        'suite': {'suite', 'metrics', 'configs', 'paper', 'wall'},
+        'config-folder': {'folder'},
+        'benchmark': {'file', 'benchmark'},
+    }
+    if kind not in allowed:
+        raise ValueError(f'{where}: unknown block kind {kind!r}; allowed: '
+                         f'{sorted(allowed)}.')
+    unknown = set(args) - allowed[kind]
+    if unknown:
+        raise ValueError(f'{where}: options {sorted(unknown)} are not known '
+                         f'for {kind!r} blocks (allowed: '
+                         f'{sorted(allowed[kind])}).')
+    if kind == 'suite':
+        if 'suite' not in args:
+            raise ValueError(f'{where}: a suite block needs suite=NAME.')
+        metrics = args.get('metrics', 'top1,many,medium,few').split(',')
+        configs = args['configs'].split(',') if 'configs' in args else None
+        return suite_table(results_dir, args['suite'], metrics, configs,
+                           paper=args.get('paper') == '1',
+                           wall=args.get('wall') == '1',
+                           readme_dir=readme_dir)
+    if kind == 'config-folder':
+        if 'folder' not in args:
+            raise ValueError(f'{where}: a config-folder block needs '
+                             'folder=NAME.')
+        return config_folder_table(results_dir,
+                                   osp.join(repo_root, 'configs'),
+                                   args['folder'], readme_dir)
+    if ('file' in args) == ('benchmark' in args):
+        raise ValueError(f'{where}: a benchmark block needs file=PATH or '
+                         'benchmark=NAME (one of them).')
+    if 'file' in args:
+        paths = [osp.join(repo_root, args['file'])]
+        missing = args['file']
+    else:
+        paths = sorted(glob.glob(osp.join(
+            results_dir, 'benchmarks', f'{args["benchmark"]}_*.json')))
+        missing = f'results/benchmarks/{args["benchmark"]}_<device>.json'
+    paths = [p for p in paths if osp.isfile(p)]
+    if not paths:
+        return (f'Not yet measured: `{missing}` does not exist yet, so no '
+                'numbers are shown.')
+    return '\n\n'.join(benchmark_table(p, readme_dir) for p in paths)
+
+
+def render_text(text: str, path: str, repo_root: str) -> Tuple[str, int]:
+    """``text`` with every block regenerated; and the number of blocks.
+
+    Raises:
+        ValueError: for an opening marker without its closing marker.
+    """
+    readme_dir = osp.dirname(osp.abspath(path))
+    blocks = list(_BLOCK_RE.finditer(text))
+    if len(_OPEN_RE.findall(text)) != len(blocks):
+        raise ValueError(f'{path}: a "<!-- results:... -->" marker has no '
+                         'matching "<!-- /results -->" (or a malformed '
+                         'option list).')
+    out, pos = [], 0
+    for m in blocks:
+        lineno = text.count('\n', 0, m.start()) + 1
+        where = f'{path}:{lineno}'
+        body = render_block(m['kind'], _parse_args(m['args'], where),
+                            repo_root, readme_dir, where)
+        out += [text[pos:m.end('open')], body.rstrip('\n') + '\n',
+                m['close']]
+        pos = m.end()
+    out.append(text[pos:])
+    return ''.join(out), len(blocks)
+
+
+def readme_files(repo_root: str) -> List[str]:
+    """The Markdown files that may hold generated blocks."""
+    files = [osp.join(repo_root, 'README.md')]
+    files += sorted(glob.glob(osp.join(repo_root, 'configs', '*',
+                                       'README.md')))
+    files += sorted(glob.glob(osp.join(repo_root, 'docs', '**', '*.md'),
+                              recursive=True))
+    return [f for f in files if osp.isfile(f)]
+
+
+def update_file(path: str, repo_root: str, write: bool = True) -> bool:
+    """Regenerate the blocks of one file; returns whether it changed."""
+    with open(path, encoding='utf-8') as f:
+        text = f.read()
+    new, _ = render_text(text, path, repo_root)
+    if new != text and write:
+        with open(path, 'w', encoding='utf-8') as f:
+            f.write(new)
+    return new != text
+
+
+def check_files(repo_root: str) -> List[str]:
+    """Files (relative to ``repo_root``) whose blocks are out of date."""
+    return [
+        osp.relpath(p, repo_root) for p in readme_files(repo_root)
+        if update_file(p, repo_root, write=False)
+    ]
+
+
+def count_blocks(path: str) -> int:
+    """How many generated blocks a file has."""
+    with open(path, encoding='utf-8') as f:
+        return len(_BLOCK_RE.findall(f.read()))

@@ -1,0 +1,200 @@
+"""Markdown tables from result files and from work dirs."""
+import json
+import math
+
+import pytest
+from fake_runs import make_run, row, write_result
+
+from mmghm.results.readme import check_files, render_text, update_file
+from mmghm.results.runs import load_runs
+from mmghm.results.tables import (aggregate, benchmark_table,
+                                  config_folder_table, render_report,
+                                  suite_table)
+
+SUITE = 'cifar10jpeg-lt-if100_30e_cpu'
+GHM = 'configs/ghm_cwap/ghm-cwap_resnet32_30e_cifar10jpeg-lt-if100.py'
+CE = 'configs/softmax/softmax_resnet32_30e_cifar10jpeg-lt-if100.py'
+
+
+def _std(values):
+    """Sample standard deviation, written out."""
+    mean = sum(values) / len(values)
+    return math.sqrt(sum((v - mean)**2 for v in values) / (len(values) - 1))
+
+
+@pytest.fixture
+def results(tmp_path):
+    ghm_top1 = [64.90, 66.52, 65.11]
+    for seed, top1 in enumerate(ghm_top1):
+        write_result(tmp_path, SUITE, GHM, seed,
+                     {'accuracy/top1': top1, 'group_accuracy/many': 78.0,
+                      'group_accuracy/few': 50.0 + seed})
+    write_result(tmp_path, SUITE, CE, 0,
+                 {'accuracy/top1': 56.05, 'group_accuracy/many': 82.65,
+                  'group_accuracy/few': 25.83})
+    write_result(tmp_path, SUITE, GHM, 0, {'accuracy/top1': 70.0},
+                 variant='gamma0.4')
+    return tmp_path, ghm_top1
+
+
+def test_suite_table_mean_std_n(results):
+    root, ghm_top1 = results
+    text = suite_table(str(root), SUITE, ['top1', 'many', 'medium', 'few'])
+    mean = sum(ghm_top1) / 3
+    expected = f'{mean:.2f} ± {_std(ghm_top1):.2f}'
+    assert row(text, '| Method', 'GHM-CWAP (R + A^AURA)') == [
+        '`ghm-cwap_resnet32_30e_cifar10jpeg-lt-if100`', '3', expected,
+        '78.00 ± 0.00', '–', '51.00 ± 1.00']
+    assert row(text, '| Method', 'Softmax') == [
+        '`softmax_resnet32_30e_cifar10jpeg-lt-if100`', '1', '56.05', '82.65',
+        '–', '25.83']
+    assert row(text, '| Method', 'GHM-CWAP (R + A^AURA) [gamma0.4]')[2] == \
+        '70.00'
+    # Method order: Softmax first, GHM-CWAP and its variant after.
+    lines = [line for line in text.splitlines() if line.startswith('| ')]
+    assert [line.split('|')[1].strip() for line in lines[1:]] == [
+        'Softmax', 'GHM-CWAP (R + A^AURA)',
+        'GHM-CWAP (R + A^AURA) [gamma0.4]']
+    assert 'How measured: `tools/train.py`, 30 epochs, evaluated: last ' \
+        'epoch; data: digits; device: cpu: 2-core x86_64, 1 thread; torch ' \
+        '2.14.1, fp32; 2026-11-28, commit abc1234def.' in text
+
+
+def test_suite_table_options(results):
+    root, _ = results
+    text = suite_table(str(root), SUITE, ['top1'],
+                       configs=['ghm-cwap_resnet32_30e_cifar10jpeg-lt-if100'],
+                       paper=True, wall=True)
+    # The paper's CIFAR-10-LT IF 100 cell, and mean wall time 101 s.
+    assert row(text, '| Method', 'GHM-CWAP (R + A^AURA)')[-2:] == [
+        '75.39', '1.7 min']
+    assert 'Softmax' not in text
+
+
+def test_empty_suite_says_not_yet_run(tmp_path):
+    text = suite_table(str(tmp_path), 'cifar10jpeg-lt-if100_30e_cpu')
+    assert text.startswith('Not yet run: no result files in')
+    assert not any(c.isdigit() for c in text.split('cpu')[-1])
+
+
+def test_benchmark_table_any_columns(tmp_path):
+    path = tmp_path / 'losses_cpu.json'
+    path.write_text(json.dumps(dict(
+        schema='mmghm.benchmark/1', benchmark='losses', device='cpu x2',
+        torch='2.14.1', measured=dict(rounds=20),
+        columns=['loss', {'key': 'r', 'label': '128x10',
+                          'format': '{:.2f}x'}, 'ms'],
+        rows=[dict(loss='CE', r=1.0, ms=0.104),
+              dict(loss='GHM-CWAP', r=2.684)])))
+    text = benchmark_table(str(path))
+    assert row(text, '| loss', 'CE') == ['1.00x', '0.10']
+    assert row(text, '| loss', 'GHM-CWAP') == ['2.68x', '–']
+    assert 'device cpu x2, torch 2.14.1; rounds: 20' in text
+    path.write_text(json.dumps(dict(schema='x')))
+    with pytest.raises(ValueError, match='schema must be'):
+        benchmark_table(str(path))
+
+
+def test_config_folder_table(results, tmp_path):
+    root, ghm_top1 = results
+    configs = tmp_path / 'configs' / 'ghm_cwap'
+    configs.mkdir(parents=True)
+    (configs / 'metafile.yml').write_text(
+        'Models:\n'
+        '  - Name: a\n    Config: configs/ghm_cwap/ghm-cwap_resnet32_200e_'
+        'cifar10-lt-if100.py\n'
+        f'  - Name: b\n    Config: {GHM}\n')
+    text = config_folder_table(str(root), str(tmp_path / 'configs'),
+                               'ghm_cwap')
+    lines = text.splitlines()
+    assert lines[2].startswith(
+        '| [ghm-cwap_resnet32_200e_cifar10-lt-if100](./ghm-cwap_resnet32_'
+        '200e_cifar10-lt-if100.py) | 75.39 | not yet run |')
+    mean = sum(ghm_top1) / 3
+    assert f'{mean:.2f} ± {_std(ghm_top1):.2f} (n=3; Many 78.00 ± 0.00, ' \
+        'Few 51.00 ± 1.00)' in lines[3]
+    assert f'[{SUITE}](../../{SUITE}/)' in lines[3]
+    assert '[gamma0.4]' in lines[4] and '70.00 (n=1)' in lines[4]
+
+
+def test_readme_blocks_regenerate_and_check(results, tmp_path):
+    root, _ = results
+    repo = tmp_path / 'repo'
+    (repo / 'results').mkdir(parents=True)
+    (root / SUITE).rename(repo / 'results' / SUITE)
+    readme = repo / 'README.md'
+    readme.write_text(
+        'intro\n'
+        f'<!-- results:suite suite={SUITE} metrics=top1 -->\n'
+        'stale | 99.99\n<!-- /results -->\n'
+        '<!-- results:suite suite=not-run -->\n<!-- /results -->\nend\n')
+    assert check_files(str(repo)) == ['README.md']
+    assert update_file(str(readme), str(repo))
+    text = readme.read_text()
+    assert '99.99' not in text and 'Not yet run' in text
+    assert text.startswith('intro\n<!-- results:suite') and \
+        text.endswith('<!-- /results -->\nend\n')
+    assert check_files(str(repo)) == []
+    # Editing a generated number makes the check fail again.
+    readme.write_text(text.replace('| 1 |', '| 2 |'))
+    assert check_files(str(repo)) == ['README.md']
+
+
+@pytest.mark.parametrize('block, message', [
+    ('<!-- results:nope a=1 -->\n<!-- /results -->', 'unknown block kind'),
+    ('<!-- results:suite -->\n<!-- /results -->', 'needs suite=NAME'),
+    ('<!-- results:suite suite=a colour=red -->\n<!-- /results -->',
+     r"options \['colour'\] are not known"),
+    ('<!-- results:suite suite=a -->\nno end', 'has no matching'),
+])
+def test_bad_blocks_name_the_line(tmp_path, block, message):
+    with pytest.raises(ValueError, match=message):
+        render_text('x\n' + block, str(tmp_path / 'R.md'), str(tmp_path))
+
+
+def test_paper_layout_report_from_work_dirs(tmp_path):
+    c10 = 'cifar10-lt-if100'
+    for seed, top1 in ((0, 69.0), (1, 71.0)):
+        make_run(tmp_path, f'ce{seed}', f'softmax_resnet32_200e_{c10}',
+                 [('20240101_000000', [1], [top1], None)])
+    groups = {'many': 64.0, 'medium': 49.0, 'few': 26.0, 'rare': math.nan}
+    make_run(tmp_path, 'inet', 'ghm-cwap-r_resnet50_90e_imagenet-lt-if100',
+             [('20240101_000000', [90], [38.5], groups)])
+    # Liu et al.'s ImageNet-LT lists are not the paper's data: no paper row
+    make_run(tmp_path, 'liu', 'ghm-cwap-r_resnet50_90e_imagenet-lt',
+             [('20240101_000000', [90], [41.0], groups)])
+    make_run(tmp_path, 'scratch', 'my_experiment',
+             [('20240101_000000', [1], [10.0], None)])
+    results, warnings = aggregate(load_runs([str(tmp_path)]))
+    assert len(warnings) == 1 and 'does not follow' in warnings[0]
+    text = render_report(results, 'auto', 'last')
+    t1 = '### Table 1: CIFAR-10-LT, resnet32, 200e'
+    assert row(text, t1, 'Softmax') == [
+        '– / 59.76', '70.00 ± 1.41 (n=2) / 71.74', '– / 86.69', '– / 93.00']
+    assert row(text, t1, 'GHM-CWAP (R + A^AURA)')[1] == '– / 75.39'
+    t3 = '### Table 3: ablation on ImageNet-LT, resnet50, 90e'
+    assert row(text, t3, 'R (intra only, URA)') == [
+        '64.00 / 63.51', '49.00 / 48.69', '26.00 / 24.37', '– / 15.52',
+        '38.50 / 38.02']
+    assert text.count('### Table 3') == 1 and '41.00 /' not in text
+
+
+def test_benchmark_blocks_by_name_cover_every_device(tmp_path):
+    bench = tmp_path / 'results' / 'benchmarks'
+    bench.mkdir(parents=True)
+    readme = tmp_path / 'README.md'
+    readme.write_text('<!-- results:benchmark benchmark=losses -->\n'
+                      '<!-- /results -->\n')
+    text, _ = render_text(readme.read_text(), str(readme), str(tmp_path))
+    assert 'Not yet measured: `results/benchmarks/losses_<device>.json`' \
+        in text
+    for device in ('cpu', 'h200'):
+        (bench / f'losses_{device}.json').write_text(json.dumps(dict(
+            schema='mmghm.benchmark/1', benchmark='losses', device=device,
+            torch='2', columns=['loss'], rows=[dict(loss=device)])))
+    text, _ = render_text(readme.read_text(), str(readme), str(tmp_path))
+    assert 'How measured: device cpu' in text
+    assert 'How measured: device h200' in text
+    with pytest.raises(ValueError, match='file=PATH or benchmark=NAME'):
+        render_text('<!-- results:benchmark -->\n<!-- /results -->',
+                    str(readme), str(tmp_path))
