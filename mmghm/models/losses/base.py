@@ -144,7 +144,12 @@ class BaseClsLoss(nn.Module):
 
     def _flatten(self, cls_score: Tensor,
                  label: Tensor) -> Tuple[Tensor, Tensor]:
-        """(N, C, d1, ...) -> (N * d1 * ..., C) logits and flat labels."""
+        """(N, C, d1, ...) -> (N * d1 * ..., C) logits and flat labels.
+
+        A subclass whose per-example loss works along dim 1 may keep dense
+        logits as they are (and flatten only the labels), sparing the
+        transposing copy; its loss must then come out flat.
+        """
         C = cls_score.shape[1]
         if cls_score.dim() > 2:
             return cls_score.movedim(1, -1).reshape(-1, C), label.reshape(-1)

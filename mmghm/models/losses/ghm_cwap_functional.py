@@ -117,7 +117,11 @@ class _MarginCrossEntropy(torch.autograd.Function):
             adjusted = logits
         else:
             col, row = (shift, shift) if shift.dim() == 1 else shift.unbind()
-            adjusted = torch.minimum(col.unsqueeze(0), row[label].unsqueeze(1))
+            # (1, C, 1, ...) against (B, 1, d1, ...): classes along dim 1
+            col = col.view((1, -1) + (1, ) * (logits.dim() - 2))
+            row = row.index_select(0, label.reshape(-1)).view(
+                label.shape).unsqueeze(1)
+            adjusted = torch.minimum(col, row)
             adjusted += logits
         log_prob = torch.log_softmax(adjusted, dim=1)
         log_p = log_prob.gather(1, label.unsqueeze(1)).squeeze(1)
@@ -147,17 +151,21 @@ def margin_cross_entropy(logits: Tensor,
                          ) -> Tuple[Tensor, Tensor]:
     """Per-example ``CE(z + M_y, y)`` (Eq. 3) and the gradient norm ``g``.
 
+    Classes lie along dim 1, as in ``F.cross_entropy``: dense logits
+    ``(B, C, d1, ...)`` are used in place, without the transposing copy a
+    flattening to ``(B * d1 * ..., C)`` would cost.
+
     Args:
-        logits: (B, C) logits ``z``, float32 or float64.
-        label: (B,) int64 labels in [0, C).
+        logits: (B, C) or (B, C, d1, ...) logits ``z``, float32 or float64.
+        label: (B,) or (B, d1, ...) int64 labels in [0, C).
         shift: (C,) ``a = gamma * log S`` (:func:`margin_shift`), (2, C)
             from :func:`split_background_shift`, or None for no margins;
             in the dtype of ``logits``.
 
     Returns:
-        tuple[Tensor, Tensor]: (B,) losses (differentiable w.r.t.
-        ``logits``) and (B,) ``g = 1 - softmax(z + M)_y`` (detached,
-        method.md §1).
+        tuple[Tensor, Tensor]: losses (differentiable w.r.t. ``logits``)
+        and ``g = 1 - softmax(z + M)_y`` (detached, method.md §1), both in
+        the shape of ``label``.
     """
     return _MarginCrossEntropy.apply(logits, label, shift)
 
@@ -274,12 +282,12 @@ def intra_weights(density: Tensor,
     Returns:
         Tensor: (B,) float64 weights.
     """
-    own = density.view(-1)[cell]
+    own = density.view(-1).index_select(0, cell)
     v = torch.maximum(own, mass)
     if form == 'tempered':
         w = v.pow_(alpha - 1.0)
     elif form == 'paper':
-        rows = density[label]  # (B, N)
+        rows = density.index_select(0, label)  # (B, N)
         size = _pow_occupied(rows, alpha).sum(dim=1)
         bins_used = (rows > 0).sum(dim=1)
         # An uncounted example adds its own (otherwise empty) bin.

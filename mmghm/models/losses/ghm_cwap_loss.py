@@ -30,7 +30,7 @@ Observation API (for visualisation and analysis, no monkeypatching):
 """
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Callable, Dict, NamedTuple, Optional
+from typing import Callable, Dict, NamedTuple, Optional, Tuple
 
 import torch
 from mmengine import dist
@@ -442,6 +442,13 @@ class GHMCWAPLoss(BaseClsLoss):
     # ------------------------------------------------------------------
     # forward
     # ------------------------------------------------------------------
+    def _flatten(self, cls_score: Tensor,
+                 label: Tensor) -> Tuple[Tensor, Tensor]:
+        # Dense logits stay (N, C, d1, ...): the margin cross-entropy works
+        # along dim 1, so only the labels are flattened (no transposing copy
+        # of the logits and of their gradient).
+        return cls_score, label.reshape(-1)
+
     def _per_example_loss(self, logits: Tensor, label: Tensor,
                           valid: Optional[Tensor],
                           weight: Optional[Tensor]) -> Tensor:
@@ -455,7 +462,13 @@ class GHMCWAPLoss(BaseClsLoss):
             # right after it.
             shift = torch.where(self._has_ref, self._shift_ref,
                                 self._shift_run).to(logits.dtype)
-        loss, g = F.margin_cross_entropy(logits, label, shift)
+        if logits.dim() > 2:  # dense (B, C, d1, ...), see _flatten
+            loss, g = F.margin_cross_entropy(
+                logits, label.view(logits.shape[:1] + logits.shape[2:]),
+                shift)
+            loss, g = loss.view(-1), g.view(-1)
+        else:
+            loss, g = F.margin_cross_entropy(logits, label, shift)
         counting = self.training and torch.is_grad_enabled()
         if not (self.intra or counting):
             return loss
@@ -466,7 +479,7 @@ class GHMCWAPLoss(BaseClsLoss):
             if valid is not None:
                 member &= valid
             cell = F.bin_index(g, label, self._table)
-            mass = self._mass.view(-1)[cell]
+            mass = self._mass.view(-1).index_select(0, cell)
             if counting:
                 counted = member if weight is None else member & (weight != 0)
                 self._count(label, g, cell, mass, counted)
