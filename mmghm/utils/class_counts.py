@@ -63,8 +63,8 @@ def to_class_counts(counts: CountsLike,
 
 def _as_label_array(labels, where: str) -> np.ndarray:
     arr = np.asarray(labels)
-    if arr.ndim != 1 or (arr.size and not np.issubdtype(arr.dtype,
-                                                         np.integer)):
+    integer = np.issubdtype(arr.dtype, np.integer)
+    if arr.ndim != 1 or (arr.size and not integer):
         raise ValueError(f'{where} must give one integer label per sample, '
                          f'but got an array of shape {arr.shape} and dtype '
                          f'{arr.dtype}.')

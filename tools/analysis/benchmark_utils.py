@@ -1,0 +1,122 @@
+"""What the benchmark scripts share: device selection, a timer that works
+the same on CPU and CUDA, and the result files README tables are generated
+from (``results/benchmarks/<benchmark>_<device>.json``, schema
+``mmghm.benchmark/1``)."""
+import datetime
+import json
+import os
+import os.path as osp
+import platform
+import subprocess
+import time
+from typing import Callable, List, Optional
+
+import torch
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+SCHEMA = 'mmghm.benchmark/1'
+
+
+def add_device_args(parser, benchmark: str) -> None:
+    """``--device``, ``--threads``, ``--out`` and ``--no-save``."""
+    parser.add_argument('--device', choices=['cpu', 'cuda'], default='cpu',
+                        help='where data, model and loss live')
+    parser.add_argument('--threads', type=int, default=None,
+                        help='torch CPU threads (default: torch default)')
+    parser.add_argument(
+        '--out', default=None,
+        help='result file (default: results/benchmarks/'
+        f'{benchmark}_<device>.json in the repository)')
+    parser.add_argument('--no-save', action='store_true',
+                        help='print the table only')
+
+
+def setup_device(args) -> torch.device:
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.device == 'cuda' and not torch.cuda.is_available():
+        raise SystemExit('--device cuda: no CUDA device is available')
+    return torch.device(args.device)
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+
+
+class Timer:
+    """Seconds of ``fn()`` on a device: wall clock on the CPU; on CUDA
+    events around the calls, so queued GPU work is counted and nothing but
+    the final event waits for the device."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+
+    def __call__(self, fn: Callable[[], object], calls: int = 1) -> float:
+        """Mean seconds per call of ``calls`` consecutive calls."""
+        if self.device.type == 'cuda':
+            start = torch.cuda.Event(enable_timing=True)
+            end = torch.cuda.Event(enable_timing=True)
+            start.record()
+            for _ in range(calls):
+                fn()
+            end.record()
+            end.synchronize()
+            return start.elapsed_time(end) / 1e3 / calls
+        begin = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        return (time.perf_counter() - begin) / calls
+
+
+def describe_device(device: torch.device) -> str:
+    if device.type == 'cuda':
+        return f'cuda: {torch.cuda.get_device_name(device)}'
+    threads = torch.get_num_threads()
+    return (f'cpu: {os.cpu_count()}-core {platform.machine()}, {threads} '
+            f'thread{"s" if threads > 1 else ""}')
+
+
+def git_commit() -> Optional[str]:
+    try:
+        out = subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=ROOT,
+                             capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def save_result(args, benchmark: str, device: torch.device, columns: List[str],
+                rows: List[dict], measured: dict, **extra) -> Optional[str]:
+    """Write the result file (unless ``--no-save``) and return its path."""
+    if args.no_save:
+        return None
+    path = args.out or osp.join(ROOT, 'results', 'benchmarks',
+                                f'{benchmark}_{device.type}.json')
+    result = dict(
+        schema=SCHEMA,
+        benchmark=benchmark,
+        device=describe_device(device),
+        torch=torch.__version__,
+        measured=dict(
+            measured,
+            commit=git_commit(),
+            date=datetime.date.today().isoformat()),
+        columns=columns,
+        rows=rows,
+        **extra)
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    with open(path, 'w', encoding='utf-8') as f:
+        json.dump(result, f, indent=1)
+        f.write('\n')
+    return path
+
+
+def markdown_table(columns: List[str], rows: List[dict],
+                   fmt: Callable[[str, dict], str]) -> str:
+    """A Markdown table; ``fmt(column, row)`` formats one cell."""
+    lines = ['| ' + ' | '.join(columns) + ' |',
+             '|' + '---|' * len(columns)]
+    for row in rows:
+        lines.append('| ' + ' | '.join(fmt(c, row) for c in columns) + ' |')
+    return '\n'.join(lines)
