@@ -38,6 +38,7 @@ from typing import Callable, Tuple
 import torch
 import torch.nn.functional as F
 from benchmark_utils import (Timer, add_device_args, markdown_table,
+                             reexec_with_reused_memory,
                              save_result, setup_device, synchronize)
 
 from mmghm.models.losses import GHMCWAPLoss
@@ -254,4 +255,5 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
+    reexec_with_reused_memory()
     main()

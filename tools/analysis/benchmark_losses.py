@@ -32,6 +32,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 import torch
 import torch.nn.functional as F
 from benchmark_utils import (Timer, add_device_args, markdown_table,
+                             reexec_with_reused_memory,
                              save_result, setup_device, synchronize)
 
 import mmghm  # noqa: F401
@@ -277,4 +278,5 @@ def main(argv=None) -> dict:
 
 
 if __name__ == '__main__':
+    reexec_with_reused_memory()
     main()

@@ -26,7 +26,8 @@ from typing import Dict, List
 
 import torch
 from benchmark_utils import (ROOT, Timer, add_device_args, markdown_table,
-                             save_result, setup_device, synchronize)
+                             reexec_with_reused_memory, save_result,
+                             setup_device, synchronize)
 from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import DefaultScope
@@ -177,4 +178,5 @@ def main(argv=None) -> dict:
 
 
 if __name__ == '__main__':
+    reexec_with_reused_memory()
     main()

@@ -10,10 +10,11 @@
 # (the device tool's call: run(command="bash tools/device/run_benchmarks.sh",
 #  carry=[".device-wheels"], timeout_s=420)).
 #
-# What it writes to $OUT (or /tmp/mmghm_device_out): log.txt, summary.md (tables and
-# issue 12's targets) and the result files losses_cuda.json,
-# train_speed_cuda.json, dense_loss_cuda.json, losses_cuda_compiled.json
-# (copy those to results/benchmarks/ to generate README tables).
+# What it writes to $OUT (or /tmp/mmghm_device_out): environment.txt,
+# log.txt, summary.md (tables and issue 12's targets) and the result files
+# losses_cuda.json, train_speed_cuda.json, dense_loss_cuda.json,
+# losses_cuda_compiled.json (copy those to results/benchmarks/ to generate
+# README tables from them).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 OUT="${OUT:-/tmp/mmghm_device_out}"

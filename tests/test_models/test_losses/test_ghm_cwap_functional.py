@@ -226,3 +226,27 @@ def test_aura_update_keeps_unseen_classes(adaptive):
                              dtype=torch.float64), rtol=0, atol=1e-6)
         else:
             assert torch.equal(step.edges[c], edges[c])
+
+
+@pytest.mark.parametrize('shape', [(512, 3000), (4, 19, 40, 30)])
+def test_margin_cross_entropy_large_and_dense_match_native_autograd(shape):
+    """Sizes where the softmax kernels work in chunks (the CPU path computes
+    in place on its own temporaries), and dense (B, C, H, W) logits."""
+    gen = torch.Generator().manual_seed(8)
+    C = shape[1]
+    logits = torch.randn(*shape, generator=gen) * 3
+    label = torch.randint(0, C, shape[:1] + shape[2:], generator=gen)
+    shift = torch.randn(C, generator=gen)
+    z = logits.clone().requires_grad_(True)
+    loss, g = F.margin_cross_entropy(z, label, shift)
+    upstream = torch.rand(label.shape, generator=gen)
+    (loss * upstream).sum().backward()
+    z_ref = logits.clone().requires_grad_(True)
+    view = (1, C) + (1, ) * (len(shape) - 2)
+    margins = torch.minimum(shift.view(view), shift[label].unsqueeze(1))
+    log_prob = torch.log_softmax(z_ref + margins, dim=1)
+    expected = -log_prob.gather(1, label.unsqueeze(1)).squeeze(1)
+    (expected * upstream).sum().backward()
+    torch.testing.assert_close(loss, expected)
+    torch.testing.assert_close(g, 1 - torch.exp(-expected.detach()))
+    torch.testing.assert_close(z.grad, z_ref.grad)
