@@ -289,3 +289,24 @@ def test_check_cls_inputs_accepts_valid_inputs():
     check_cls_inputs(torch.randn(3, 3), torch.tensor([0, 255, 2]), None,
                      ignore_index=255)
     check_cls_inputs(torch.randn(0, 3), torch.zeros(0, dtype=torch.long), 3)
+
+
+@pytest.mark.parametrize('name', LOSS_NAMES)
+def test_forward_and_backward_trace_as_one_graph(name):
+    """No host synchronisation: torch.compile(fullgraph=True) refuses any
+    read of a tensor's value on the host (``.item()``, ``bool(t)``,
+    data-dependent shapes) in the forward or backward of every loss, ignored
+    labels and example weights included. (The CUDA tests check the same
+    with ``set_sync_debug_mode('error')`` on a GPU.)"""
+    loss = build(name, ignore_index=255)
+    if hasattr(loss, 'set_epoch'):
+        loss.set_epoch(0)
+    torch._dynamo.reset()
+    traced = torch.compile(loss, fullgraph=True, backend='eager')
+    z, y = batch()
+    y[:3] = 255
+    w = torch.rand(16, generator=torch.Generator().manual_seed(3))
+    z.requires_grad_()
+    out = call(traced, z, y, weight=w, avg_factor=16)
+    out.backward()
+    assert torch.isfinite(out) and torch.isfinite(z.grad).all()
