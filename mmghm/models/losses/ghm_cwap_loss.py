@@ -422,11 +422,11 @@ class GHMCWAPLoss(BaseClsLoss):
         super()._load_from_state_dict(state_dict, prefix, local_metadata,
                                       strict, missing_keys, unexpected_keys,
                                       error_msgs)
-        # Checkpoints of versions before these keys existed.
-        for key in (config_key, prefix + 'ref_edges'):
-            if key in missing_keys:
-                missing_keys.remove(key)
         if not has_ref_edges and prefix + 'edges' in state_dict:
+            # A checkpoint of a version before these keys existed.
+            for key in (config_key, prefix + 'ref_edges'):
+                if key in missing_keys:
+                    missing_keys.remove(key)
             with torch.no_grad():
                 if int(self.num_updates) <= 1 or not self.adaptive:
                     # The first reference was counted in the initial uniform
