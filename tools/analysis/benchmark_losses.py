@@ -220,7 +220,7 @@ def main(argv=None) -> dict:
     parser.add_argument('--sizes', nargs='+', type=parse_size, default=None)
     parser.add_argument('--losses', nargs='+', default=None,
                         help='names as in the table (default: all)')
-    parser.add_argument('--repeat', type=int, default=15)
+    parser.add_argument('--repeat', type=int, default=50)
     parser.add_argument('--compiled', action='store_true',
                         help='add torch.compile-d GHM-CWAP rows')
     add_device_args(parser, 'losses')

@@ -13,10 +13,12 @@ the CIFAR-10-LT configs) on a fixed batch of random 32x32 images with
 long-tailed labels, already on ``--device``. The models (CE and one per
 loss, each with the same linear head, only ``head.loss`` differs) are timed
 round by round in alternation, so that machine load affects all alike;
-each round is ``--iters`` steps (on CUDA between two CUDA events). Losses
-are in a steady state: class counts set, one GHM-CWAP update done.
-Prints images/s (median over rounds) and the ratio to cross-entropy, and
-writes ``results/benchmarks/train_speed_<device>.json``.
+each round is ``--iters`` steps of every model, one step of each in turn on
+the CPU (the order rotating from round to round), ``--iters`` steps of a
+model between two CUDA events on a GPU. Losses are in a steady state:
+class counts set, one GHM-CWAP update done. Prints images/s (median over
+rounds) and the ratio to cross-entropy (median over rounds of the ratio in
+the round), and writes ``results/benchmarks/train_speed_<device>.json``.
 """
 import argparse
 import copy
@@ -132,19 +134,36 @@ def main(argv=None) -> dict:
         if hasattr(loss, 'update'):
             loss.update()  # steady state (2nd epoch on)
     synchronize(device)
+    # Step by step in turn (the order rotating each round), so that a change
+    # of machine load hits every model alike; on CUDA ``iters`` steps of a
+    # model at a time, between two events.
     seconds: Dict[str, List[float]] = {name: [] for name in names}
-    for _ in range(rounds):
-        for name, (model, optim) in models.items():
-            seconds[name].append(timer(steps(model, optim), iters))
+    per_turn = iters if device.type == 'cuda' else 1
+    turns = 1 if device.type == 'cuda' else iters
+    for r in range(rounds):
+        order = names[r % len(names):] + names[:r % len(names)]
+        spent = dict.fromkeys(names, 0.0)
+        for _ in range(turns):
+            for name in order:
+                spent[name] += timer(steps(*models[name]), per_turn) * \
+                    per_turn
+        for name in names:
+            seconds[name].append(spent[name] / iters)
     ips = {
         name: args.batch_size / statistics.median(t)
         for name, t in seconds.items()
+    }
+    # The ratio of each round (same load for both), median over rounds.
+    ratio = {
+        name: statistics.median(
+            c / t for c, t in zip(seconds['CrossEntropyLoss'], seconds[name]))
+        for name in names
     }
     columns = ['loss', 'images/s', 'ratio to CE']
     rows = [
         dict(loss=name, **{
             'images/s': round(ips[name], 1),
-            'ratio to CE': round(ips[name] / ips['CrossEntropyLoss'], 3)
+            'ratio to CE': round(ratio[name], 3)
         }) for name in names
     ]
     print(f'torch {torch.__version__}, {device}, '
@@ -168,9 +187,10 @@ def main(argv=None) -> dict:
             step='model.train_step (preprocess, forward, loss, backward, '
             'SGD) on a fixed batch already on the device',
             batch_size=args.batch_size, iters=iters, rounds=rounds,
-            method='models timed round by round in alternation; images/s '
-            'of the median round' + (', CUDA events' if device.type ==
-                                     'cuda' else ', wall clock'),
+            method='models in alternation (CPU: step by step, order '
+            'rotating by round; CUDA: iters steps at a time between CUDA '
+            'events); images/s of the median round; ratio: median over '
+            'rounds of the ratio within the round',
             threads=torch.get_num_threads()))
     if path:
         print(f'\nwrote {path}')
