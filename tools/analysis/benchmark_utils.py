@@ -110,12 +110,19 @@ def describe_device(device: torch.device) -> str:
 
 
 def git_commit() -> Optional[str]:
+    """HEAD's sha, with ``-dirty`` when tracked files differ from it."""
     try:
-        out = subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=ROOT,
-                             capture_output=True, text=True, timeout=10)
+        head = subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=ROOT,
+                              capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(
+            ['git', 'status', '--porcelain', '--untracked-files=no'],
+            cwd=ROOT, capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
         return None
-    return out.stdout.strip() or None
+    sha = head.stdout.strip()
+    if not sha:
+        return None
+    return sha + ('-dirty' if dirty.stdout.strip() else '')
 
 
 def save_result(args, benchmark: str, device: torch.device, columns: List[str],
