@@ -104,12 +104,12 @@ def main(argv=None) -> dict:
                         help='steps per round (default: 3 on CPU, 20 on '
                         'CUDA)')
     parser.add_argument('--rounds', type=int, default=None,
-                        help='rounds (default: 3 on CPU, 7 on CUDA)')
+                        help='rounds (default: 7)')
     add_device_args(parser, 'train_speed')
     args = parser.parse_args(argv)
     device = setup_device(args)
     iters = args.iters or (20 if device.type == 'cuda' else 3)
-    rounds = args.rounds or (7 if device.type == 'cuda' else 3)
+    rounds = args.rounds or 7
     cfg = Config.fromfile(args.config)
     DefaultScope.get_instance('benchmark_train_speed',
                               scope_name='mmpretrain')
