@@ -2,8 +2,8 @@
 the same model with MMPretrain's ``CrossEntropyLoss``, in the same run, on
 the CPU or a GPU.
 
-    python tools/analysis/benchmark_train_speed.py [--device cpu|cuda]
-        [--config CONFIG] [--losses GHMCWAPLoss DistSeesawLoss ...]
+    python tools/analysis/benchmark_train_speed.py [CONFIG] [--device cpu|cuda]
+        [--losses GHMCWAPLoss DistSeesawLoss ...]
         [--batch-size 128] [--iters 20] [--rounds 5]
         [--out FILE | --no-save]
 
@@ -95,8 +95,11 @@ def loss_config(name: str, num_classes: int) -> dict:
 
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--config', default=DEFAULT_CONFIG,
-                        help='config whose model and optimizer are used')
+    parser.add_argument('config', nargs='?', default=None,
+                        help='config whose model and optimizer are used '
+                        '(default: the ResNet-32 CIFAR-10-LT config)')
+    parser.add_argument('--config', dest='config_opt', default=None,
+                        help='the same as the positional argument')
     parser.add_argument('--losses', nargs='+', default=DEFAULT_LOSSES,
                         help='mmghm losses to compare with cross-entropy')
     parser.add_argument('--batch-size', type=int, default=128)
@@ -107,6 +110,7 @@ def main(argv=None) -> dict:
                         help='rounds (default: 7)')
     add_device_args(parser, 'train_speed')
     args = parser.parse_args(argv)
+    args.config = args.config or args.config_opt or DEFAULT_CONFIG
     device = setup_device(args)
     iters = args.iters or (20 if device.type == 'cuda' else 3)
     rounds = args.rounds or 7
