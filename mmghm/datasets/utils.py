@@ -1,8 +1,7 @@
-"""Data helpers: per-class training counts, and CIFAR-10 as JPEG files.
+"""Data helpers: CIFAR-10 as JPEG files.
 
-:func:`dataset_class_counts` is what :class:`mmghm.engine.ClassCountsHook`
-uses to read the per-class counts of a training set, looking through
-MMEngine's dataset wrappers.
+:func:`dataset_class_counts` (per-class counts of a training set) lives in
+:mod:`mmghm.utils.class_counts` and is re-exported here for old imports.
 
 :func:`find_cifar10_jpeg` / :func:`prepare_cifar10_jpeg` locate and unpack a
 ``cifar10-jpeg.zip`` (CIFAR-10 as ``train/<class>/NNNN.jpg`` and
@@ -17,92 +16,14 @@ import shutil
 import tempfile
 import zipfile
 from pathlib import Path
-from typing import List, Optional, Union
+from typing import Optional, Union
 
-import numpy as np
-from mmengine.dataset import (ClassBalancedDataset, ConcatDataset,
-                              RepeatDataset)
+from mmghm.utils.class_counts import dataset_class_counts  # noqa: F401
 
 CIFAR10_ZIP_NAME = 'cifar10-jpeg.zip'
 #: Environment variable that overrides where the zip is looked for.
 CIFAR10_ZIP_ENV = 'MMGHM_CIFAR10_ZIP'
 _COMPLETE_MARKER = '.mmghm_unpacked'
-
-
-def _as_label_array(labels, where: str) -> np.ndarray:
-    arr = np.asarray(labels)
-    if arr.ndim != 1 or (arr.size and not np.issubdtype(arr.dtype,
-                                                         np.integer)):
-        raise ValueError(f'{where} must give one integer label per sample, '
-                         f'but got an array of shape {arr.shape} and dtype '
-                         f'{arr.dtype}.')
-    if arr.size and arr.min() < 0:
-        raise ValueError(f'{where} holds a negative label {int(arr.min())}.')
-    return arr.astype(np.int64)
-
-
-def _num_classes(dataset) -> Optional[int]:
-    classes = getattr(dataset, 'metainfo', {}).get('classes', None)
-    return None if classes is None else len(classes)
-
-
-def dataset_class_counts(dataset) -> List[int]:
-    """Per-class counts of the distinct samples of a training set.
-
-    Wrappers that only repeat samples (``RepeatDataset``,
-    ``ClassBalancedDataset``) are looked through, so the counts are those of
-    the distinct training images, which is what class-count losses and the
-    Many/Medium/Few groups are defined on. ``ConcatDataset`` adds its parts'
-    counts. Otherwise ``metainfo['class_counts']`` is used when present (as
-    :class:`mmghm.datasets.LongTailedDataset` provides), else the labels from
-    ``get_gt_labels()``, else ``get_cat_ids(i)`` for every sample.
-
-    Args:
-        dataset: A dataset object (MMEngine / MMPretrain).
-
-    Returns:
-        list[int]: One count per class; its length is the number of classes
-        in ``metainfo['classes']`` when known, else the largest label + 1.
-    """
-    if isinstance(dataset, ConcatDataset):
-        parts = [dataset_class_counts(d) for d in dataset.datasets]
-        total = np.zeros(max(len(p) for p in parts), dtype=np.int64)
-        for p in parts:
-            total[:len(p)] += p
-        return total.tolist()
-    if isinstance(dataset, (RepeatDataset, ClassBalancedDataset)):
-        return dataset_class_counts(dataset.dataset)
-
-    name = type(dataset).__name__
-    if hasattr(dataset, 'full_init'):
-        dataset.full_init()
-    num_classes = _num_classes(dataset)
-    counts = getattr(dataset, 'metainfo', {}).get('class_counts', None)
-    if counts is not None:
-        return [int(c) for c in counts]
-
-    if hasattr(dataset, 'get_gt_labels'):
-        labels = _as_label_array(dataset.get_gt_labels(),
-                                 f'{name}.get_gt_labels()')
-        counts = np.bincount(labels, minlength=num_classes or 0)
-    elif hasattr(dataset, 'get_cat_ids'):
-        # Multi-label data sets count an image once for each of its classes.
-        cat_ids = [
-            c for i in range(len(dataset)) for c in dataset.get_cat_ids(i)
-        ]
-        labels = _as_label_array(cat_ids, f'{name}.get_cat_ids()')
-        counts = np.bincount(labels, minlength=num_classes or 0)
-    elif hasattr(dataset, 'dataset'):  # another wrapper, e.g. KFoldDataset
-        return dataset_class_counts(dataset.dataset)
-    else:
-        raise TypeError(
-            f'Cannot read per-class counts from a {name}: it has neither '
-            "metainfo['class_counts'], get_gt_labels() nor get_cat_ids().")
-    if num_classes is not None and len(counts) > num_classes:
-        raise ValueError(
-            f'{name} has a label {len(counts) - 1} outside its '
-            f'{num_classes} classes (valid labels: 0..{num_classes - 1}).')
-    return [int(c) for c in counts]
 
 
 def find_cifar10_jpeg() -> Optional[Path]:

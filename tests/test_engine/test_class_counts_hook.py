@@ -169,9 +169,65 @@ def test_test_without_counts_counts_the_config_train_set(trained, tmp_path):
 def test_class_number_mismatch_names_the_module(tmp_path):
     cfg = make_train_cfg(tmp_path, num_classes=12)
     cfg['train_cfg']['max_epochs'] = 1
-    with pytest.raises(ValueError, match='10 classes, which does not fit '
-                       'ClassBalancedLoss at model.head.loss_module'):
+    with pytest.raises(ValueError, match='LongTailedDataset of SklearnDigits '
+                       'has 10 classes '
+                       r'but model.head \(LinearClsHead\) predicts 12'):
         run(cfg, 'train')
+
+
+def test_counts_that_do_not_fit_a_loss_name_it():
+    """A loss whose num_classes differs from its head's (a config slip) is
+    named by the loss's own check."""
+    from mmghm.engine.hooks.class_counts_hook import ClassCountsHook
+    import types
+    import torch.nn as nn
+    from mmghm.models.losses import ClassBalancedLoss
+    model = nn.Module()
+    model.loss = ClassBalancedLoss(num_classes=7)
+    runner = types.SimpleNamespace(model=model, work_dir='.')
+    hook = ClassCountsHook()
+    hook.class_counts = [5] * 6
+    with pytest.raises(ValueError, match='6 classes, which does not fit '
+                       'ClassBalancedLoss at model.loss'):
+        hook._apply(runner, [], with_model=True)
+
+
+def _write_class_folders(root, classes, per_class=2):
+    import cv2
+    import numpy as np
+    rng = np.random.RandomState(0)
+    for name in classes:
+        folder = root / name
+        folder.mkdir(parents=True)
+        for i in range(per_class):
+            img = rng.randint(0, 255, (8, 8, 3), dtype=np.uint8)
+            cv2.imwrite(str(folder / f'{i}.png'), img)
+
+
+@pytest.mark.parametrize('loss', [
+    dict(type='mmghm.GHMCWAPLoss', num_classes=10),
+    dict(type='CrossEntropyLoss'),
+])
+def test_a_missing_class_folder_stops_before_training(tmp_path, loss):
+    """9 class folders for a 10-class model: caught in before_train, with the
+    data set, both numbers and the fix, before a single step (issue 11)."""
+    data = tmp_path / 'train'
+    _write_class_folders(data, [f'class_{c}' for c in range(10) if c != 3])
+    cfg = make_train_cfg(
+        tmp_path,
+        dataset=dict(type='CustomDataset', data_prefix=str(data),
+                     pipeline=PIPELINE))
+    cfg['model']['head']['loss'] = loss
+    runner = Runner.from_cfg(Config(copy.deepcopy(cfg)))
+    with pytest.raises(ValueError) as info:
+        runner.train()
+    message = str(info.value)
+    assert f"CustomDataset (data_prefix='{data}')" in message
+    assert 'has 9 classes but model.head (LinearClsHead) predicts 10' in \
+        message
+    assert "add the missing class's folder" in message
+    assert 'set num_classes=9' in message
+    assert runner.iter == 0  # no training step ran
 
 
 def _free_port():

@@ -25,6 +25,7 @@ from mmengine.runner import Runner
 from mmpretrain.structures import DataSample
 
 from mmghm.engine.hooks import GradHistVisHook
+from mmghm.engine.hooks.grad_hist_vis_hook import FineHistogram
 from mmghm.models.losses import GHMCWAPLoss
 from mmghm.visualization.grad_hist import CHECKPOINT_KEY, GradHistState
 
@@ -88,7 +89,7 @@ class LinearNet(BaseModel):
 
 def make_runner(work_dir, name, by_epoch=True, adaptive=True, fine_bins=100,
                 max_epochs=3, max_iters=12, interval=4, resume=False,
-                load_from=None, **hook_kwargs):
+                load_from=None, with_aura=True, **hook_kwargs):
     dataset = DigitsLT()
     loader = dict(
         dataset=dataset, batch_size=16, num_workers=0,
@@ -121,8 +122,7 @@ def make_runner(work_dir, name, by_epoch=True, adaptive=True, fine_bins=100,
             checkpoint=dict(type='CheckpointHook', interval=1 if by_epoch
                             else interval, by_epoch=by_epoch),
             logger=dict(type='LoggerHook', interval=2)),
-        custom_hooks=[
-            aura,
+        custom_hooks=([aura] if with_aura else []) + [
             dict(type='mmghm.GradHistVisHook', fine_bins=fine_bins,
                  **hook_kwargs)
         ],
@@ -159,8 +159,10 @@ def epoch_run(tmp_path_factory):
 def iter_run(tmp_path_factory):
     """12 iterations of URA, an update (and a log) every 4 iterations."""
     work_dir = tmp_path_factory.mktemp('iter_run')
-    runner = make_runner(work_dir, 'gh_iter', by_epoch=False, adaptive=False,
-                         fine_bins=20, classes=[0, 9], log_bin_scalars=True)
+    runner = make_runner(
+        work_dir, 'gh_iter', by_epoch=False, adaptive=False, fine_bins=20,
+        classes=[0, 9],
+        outputs=('image', 'scalars', 'bin_scalars', 'dump'))
     runner.train()
     return runner, work_dir
 
@@ -215,15 +217,17 @@ def test_dumps_match_data_and_loss_state(epoch_run):
                                loss.ref_density.numpy(), rtol=1e-6)
     np.testing.assert_allclose(last.edges, loss.edges.numpy(), atol=1e-7)
     assert last.num_updates == int(loss.num_updates) == 3
-    # ... and the checkpoint holds it, with the hook's record.
+    # ... and the checkpoint holds it: the loss's state (the bins of its
+    # reference included) and the hook's fine histogram.
     ckpt = torch.load(osp.join(str(work_dir), 'epoch_3.pth'),
                       map_location='cpu', weights_only=True)
     np.testing.assert_allclose(
         ckpt['state_dict']['loss_module.ref_density'].numpy(),
         last.ref_density, rtol=1e-6)
+    np.testing.assert_allclose(
+        ckpt['state_dict']['loss_module.ref_edges'].numpy(), last.ref_edges,
+        atol=1e-7)
     saved = ckpt[CHECKPOINT_KEY]['loss_module']
-    np.testing.assert_allclose(saved['ref_edges'].numpy(), last.ref_edges,
-                               atol=1e-7)
     np.testing.assert_array_equal(saved['fine_ref'].numpy(), last.fine_hist)
     assert last.class_names == [str(c) for c in range(10)]
     np.testing.assert_array_equal(last.class_counts, COUNTS)
@@ -307,25 +311,37 @@ def test_plot_tool_on_dumps_and_checkpoint(epoch_run, tmp_path):
 
 
 def test_plot_tool_bare_checkpoint(epoch_run, tmp_path):
+    """The loss keeps the bins its reference was counted in, so a
+    checkpoint without the hook's record is exact; one of an older version
+    (no ``ref_edges`` either) needs --approx."""
     _, work_dir = epoch_run
+    last = GradHistState.load(
+        osp.join(str(work_dir), 'grad_hist', 'epoch_3.npz'))
     ckpt = torch.load(osp.join(str(work_dir), 'epoch_3.pth'),
                       map_location='cpu', weights_only=True)
     del ckpt[CHECKPOINT_KEY]
     bare = str(tmp_path / 'bare.pth')
     torch.save(ckpt, bare)
+    data = plot_grad_norm.main([bare, '--cls', '9'])
+    assert data['ref_edges_known'] and data['real_source'] == 'bins'
+    np.testing.assert_allclose(data['aura_edges'], last.ref_edges[9],
+                               atol=1e-7)
+    del ckpt['state_dict']['loss_module.ref_edges']
+    old = str(tmp_path / 'old.pth')
+    torch.save(ckpt, old)
     with pytest.raises(ValueError, match='AURA.*approx'):
-        plot_grad_norm.main([bare])
-    data = plot_grad_norm.main([bare, '--approx', '--cls', '9'])
+        plot_grad_norm.main([old])
+    data = plot_grad_norm.main([old, '--approx', '--cls', '9'])
     assert not data['ref_edges_known'] and data['real_source'] == 'bins'
-    assert osp.getsize(str(tmp_path / 'bare_fig2.png')) > 20_000
+    assert osp.getsize(str(tmp_path / 'old_fig2.png')) > 20_000
 
 
 def test_iteration_based_ura(iter_run, tmp_path):
     runner, work_dir = iter_run
     states = dumps(work_dir, 'iter')
+    # The hook follows the updates, whoever makes them: AURAHook updates
+    # every 4 iterations here, and the hook was told nothing about it.
     assert sorted(states) == [4, 8, 12]
-    hook = [h for h in runner.hooks if isinstance(h, GradHistVisHook)][0]
-    assert hook.by_epoch is False and hook.interval == 4  # from AURAHook
     for k, s in states.items():
         assert s.iter == k and s.adaptive is False
         # 4 iterations of 16 examples per update; classes not in the
@@ -377,7 +393,6 @@ def test_resume_restores_the_record(epoch_run, tmp_path):
     runner = make_runner(tmp_path, 'gh_resume', resume=True,
                          load_from=ckpt)
     runner.train()
-    hook = [h for h in runner.hooks if isinstance(h, GradHistVisHook)][0]
     resumed = dumps(tmp_path, 'epoch')
     assert sorted(resumed) == [3]
     full = GradHistState.load(
@@ -387,14 +402,30 @@ def test_resume_restores_the_record(epoch_run, tmp_path):
     np.testing.assert_allclose(resumed[3].ref_density, full.ref_density,
                                rtol=1e-5)
     np.testing.assert_array_equal(resumed[3].fine_hist, full.fine_hist)
-    assert hook._tracks == [] or hook._tracks[0].loss.__dict__.get(
-        '_intra_weights') is None  # the observer is removed after training
+    # After training the hook has let go of the loss: neither a counted
+    # batch nor an update reaches it any more.
+    hook = [h for h in runner.hooks if isinstance(h, GradHistVisHook)][0]
+    loss = runner.model.loss_module
+    fine = hook._fine['loss_module'].running.clone()
+    loss.train()
+    loss(torch.randn(4, 10), torch.tensor([0, 1, 2, 3]))
+    loss.update()
+    assert torch.equal(hook._fine['loss_module'].running, fine)
+    assert hook._pending == []
 
 
-def test_hook_must_follow_aura_and_checks_classes(tmp_path):
+def test_hook_must_follow_the_update_and_checks_classes(tmp_path):
+    # Epoch-based: the epoch-end update comes after the hook's epoch end.
     runner = make_runner(tmp_path / 'a', 'gh_order', max_epochs=1,
                          priority='ABOVE_NORMAL')
-    with pytest.raises(ValueError, match='after AURAHook'):
+    with pytest.raises(ValueError, match='must run after the hook that '
+                       r'calls update\(\)'):
+        runner.train()
+    # Iteration-based: seen one iteration late.
+    runner = make_runner(tmp_path / 'c', 'gh_order_iter', by_epoch=False,
+                         max_iters=6, interval=2, priority='ABOVE_NORMAL')
+    with pytest.raises(ValueError, match=r'at \(epoch, iter\) = \(0, 1\) is '
+                       r'seen only at \(0, 2\)'):
         runner.train()
     runner = make_runner(tmp_path / 'b', 'gh_bad', max_epochs=1,
                          classes=[0, 10])
@@ -402,12 +433,22 @@ def test_hook_must_follow_aura_and_checks_classes(tmp_path):
         runner.train()
 
 
+def test_without_aura_hook_nothing_is_logged(tmp_path):
+    runner = make_runner(tmp_path, 'gh_no_aura', max_epochs=1,
+                         with_aura=False)
+    runner.train()
+    assert not (tmp_path / 'grad_hist').exists()
+
+
 @pytest.mark.parametrize('kwargs, match', [
-    (dict(interval=0), 'interval'),
-    (dict(by_epoch='yes'), 'by_epoch'),
-    (dict(num_head=-1), 'num_head'),
+    (dict(head_tail=(2, -1)), 'head_tail'),
+    (dict(head_tail=3), 'head_tail'),
     (dict(fine_bins=1), 'fine_bins'),
+    (dict(fine_bins=True), 'fine_bins'),
     (dict(classes=[]), 'classes'),
+    (dict(classes=[0.5]), 'classes'),
+    (dict(outputs=('image', 'video')), 'outputs'),
+    (dict(outputs='image'), 'outputs'),
     (dict(yscale='sqrt'), 'yscale'),
 ])
 def test_bad_arguments(kwargs, match):
@@ -415,32 +456,60 @@ def test_bad_arguments(kwargs, match):
         GradHistVisHook(**kwargs)
 
 
-def test_observer_is_a_bound_method():
-    """A deep copy of an observed loss (e.g. an EMA model) updates its own
-    state, and detaching restores the class's method."""
-    from mmghm.engine.hooks.grad_hist_vis_hook import _Track
-    loss = GHMCWAPLoss(num_classes=3, num_bins=4)
-    hook = GradHistVisHook(fine_bins=8)
-    track = _Track('loss', loss)
-    track.fine_running = torch.zeros(3, 8, dtype=torch.long)
-    track.fine_edges = torch.linspace(0, 1, 9, dtype=torch.float64)
-    hook._attach_counter(track)
-    logits, labels = torch.randn(6, 3), torch.tensor([0, 1, 2, 0, 1, 2])
+def _loss_rule_counts(g, labels, keep, C, F):
+    """Fine counts written from method.md §2 with loops: an edge belongs to
+    the bin above, g = 1 to the last bin."""
+    out = np.zeros((C, F), dtype=np.int64)
+    for gk, y, k in zip(g, labels, keep):
+        if k:
+            out[y, min(int(np.floor(gk * F)), F - 1)] += 1
+    return out
+
+
+def test_fine_histogram_counts_exactly_what_the_loss_counts():
+    """Through the public batch observer: every counted example (valid label,
+    finite logits, weight != 0, training with gradients), with the loss's own
+    g; nothing in evaluation; a deep copy (an EMA model) starts without the
+    observer."""
+    C, F = 4, 8
+    loss = GHMCWAPLoss(num_classes=C, num_bins=4, inter=False,
+                       ignore_index=255)
+    fine = FineHistogram(C, F, torch.device('cpu'))
+    handle = loss.register_batch_observer(fine.observe)
+    gen = torch.Generator().manual_seed(0)
+    logits = torch.randn(12, C, generator=gen) * 3
+    logits[5, 2] = float('nan')
+    labels = torch.tensor([0, 1, 2, 3, 0, 1, 255, 3, 0, 1, 2, 3])
+    weight = torch.ones(12)
+    weight[9] = 0
+    loss(logits, labels, weight=weight)
+    safe = labels.clamp(max=C - 1)
+    g = 1 - torch.softmax(logits.double(), 1).gather(
+        1, safe[:, None]).squeeze(1)
+    keep = (labels != 255) & (weight != 0) & torch.isfinite(g)
+    expected = _loss_rule_counts(g.numpy(), safe.numpy(), keep.numpy(), C, F)
+    np.testing.assert_array_equal(fine.running.numpy(), expected)
+    assert fine.running.sum() == 9
+    loss.eval()
+    loss(logits, labels)
+    loss.train()
     twin = copy.deepcopy(loss)
     twin(logits, labels)
-    assert twin.density.sum() > 0 and loss.density.sum() == 0
-    assert track.fine_running.sum() == 6
-    hook._detach_counter(track)
-    assert '_intra_weights' not in loss.__dict__
+    np.testing.assert_array_equal(fine.running.numpy(), expected)
+    handle.remove()
     loss(logits, labels)
-    assert track.fine_running.sum() == 6 and loss.density.sum() > 0
+    np.testing.assert_array_equal(fine.running.numpy(), expected)
 
 
 def test_every_rank_reduces_only_rank_0_writes(tmp_path, monkeypatch):
     """Distributed: each rank sums the fine histograms of all ranks (a
     collective, so every rank must call it at the same update) and only
-    rank 0 writes files or calls the visualizer."""
+    rank 0 writes files or calls the visualizer. The update here is made
+    by hand, as a custom loop would."""
+    import logging
     import types
+
+    import torch.nn as nn
 
     from mmghm.engine.hooks import grad_hist_vis_hook as module
     calls = []
@@ -451,26 +520,24 @@ def test_every_rank_reduces_only_rank_0_writes(tmp_path, monkeypatch):
 
     monkeypatch.setattr(module.dist, 'all_reduce', all_reduce)
     monkeypatch.setattr(module.dist, 'is_main_process', lambda: False)
-    loss = GHMCWAPLoss(num_classes=3, num_bins=4)
-    hook = GradHistVisHook(by_epoch=True, interval=1, fine_bins=8)
-    track = module._Track('loss', loss)
-    track.fine_running = torch.zeros(3, 8, dtype=torch.long)
-    track.fine_ref = np.zeros((3, 8))
-    track.fine_edges = torch.linspace(0, 1, 9, dtype=torch.float64)
-    hook._tracks = [track]
-    hook._attach_counter(track)
-    loss(torch.randn(5, 3), torch.tensor([0, 0, 1, 2, 2]))
-    loss.update()  # the loss's own all_reduce is the patched one too
 
     class NoVisualizer:
 
         def __getattr__(self, name):
             raise AssertionError(f'rank 1 called visualizer.{name}')
 
+    model = nn.Module()
+    model.loss = GHMCWAPLoss(num_classes=3, num_bins=4)
     runner = types.SimpleNamespace(
-        epoch=0, iter=9, work_dir=str(tmp_path), visualizer=NoVisualizer(),
-        logger=None)
-    hook._after_update(runner)
+        model=model, epoch=0, iter=9, work_dir=str(tmp_path),
+        visualizer=NoVisualizer(), logger=logging.getLogger('test'))
+    hook = GradHistVisHook(fine_bins=8)
+    hook.before_train(runner)
+    model.loss(torch.randn(5, 3), torch.tensor([0, 0, 1, 2, 2]))
+    model.loss.update()  # the loss's own all_reduce is the patched one too
+    hook.after_train_epoch(runner)
     assert calls == ['sum', 'sum']
-    np.testing.assert_array_equal(track.fine_ref.sum(axis=1), [4, 2, 4])
+    np.testing.assert_array_equal(hook._fine['loss'].reference.sum(axis=1),
+                                  [4, 2, 4])
     assert not (tmp_path / 'grad_hist').exists()
+    hook.after_train(runner)

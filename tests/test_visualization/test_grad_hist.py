@@ -266,3 +266,33 @@ def test_drawings(sampled):
         warnings.simplefilter('error')
         img = figure_to_rgb(draw_class_histograms(empty, [0, 2]))
     assert img.shape == (187, 432, 3)
+
+
+def _checkpoint_of(loss):
+    return dict(state_dict={f'head.loss.{k}': v
+                            for k, v in loss.state_dict().items()},
+                meta=dict(epoch=2, iter=20))
+
+
+def test_state_from_checkpoint_uses_the_loss_reference_bins():
+    """The loss keeps the bins its reference was counted in: a checkpoint
+    alone gives the exact state; rows unknown (an older version) need
+    approx and are marked."""
+    from mmghm.models.losses import GHMCWAPLoss
+    loss = GHMCWAPLoss(4, num_bins=N)
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(2):
+        loss(torch.randn(64, 4, generator=gen) * 3,
+             torch.randint(0, 4, (64, ), generator=gen))
+        loss.update()
+    state = state_from_checkpoint(_checkpoint_of(loss))
+    np.testing.assert_array_equal(state.ref_edges, loss.ref_edges.numpy())
+    assert state.ref_edges_known.all() and state.adaptive is True
+    assert not np.allclose(state.ref_edges, state.edges)  # AURA moved them
+    np.testing.assert_allclose(state.bin_counts().sum(), 64, rtol=1e-5)
+    loss.ref_edges[1] = float('nan')  # unknown for class 1
+    with pytest.raises(ValueError, match='approx'):
+        state_from_checkpoint(_checkpoint_of(loss))
+    state = state_from_checkpoint(_checkpoint_of(loss), approx=True)
+    assert state.ref_edges_known.tolist() == [True, False, True, True]
+    np.testing.assert_array_equal(state.ref_edges[1], state.edges[1])

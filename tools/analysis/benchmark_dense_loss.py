@@ -1,21 +1,24 @@
 """GHM-CWAP at detection and segmentation sizes, against the host library's
-own cross-entropy, measured in the same run.
+own cross-entropy, measured in the same run, on the CPU or a GPU.
 
-Cases (forward + backward of the loss alone):
+Cases (forward + backward of the loss alone, data on ``--device``):
 
-- segmentation: logits 8 x 19 x 128 x 128 (Cityscapes classes, 131k pixels),
-  10% of the pixels labelled 255, against MMSegmentation's
-  ``CrossEntropyLoss`` (``ignore_index=255``);
+- segmentation: logits 8 x 19 x 128 x 128 on the CPU, 2 x 19 x 512 x 1024
+  (a Cityscapes crop batch) on CUDA (``--seg-size`` to change), 10% of the
+  pixels labelled 255, against MMSegmentation's ``CrossEntropyLoss``
+  (``ignore_index=255``);
 - detection (LVIS bbox head): 1024 RoIs x 1204 logits (1203 classes +
   background), 3/4 background, against MMDetection's ``CrossEntropyLoss``.
 
 Without MMSegmentation / MMDetection (the main environment) the reference
 is ``torch.nn.functional.cross_entropy``, which both wrap.
 
-Time: median of ``--repeat`` runs after warm-up, GHM-CWAP in training mode
-(it counts into its histograms) with its state after one update (margins
-on). Memory: bytes the autograd graph keeps for the backward (saved
-tensors), the memory a training step holds between forward and backward.
+Time: median of ``--repeat`` runs after warm-up (on CUDA each run is timed
+with CUDA events), the loss and its reference in alternation, GHM-CWAP in
+training mode (it counts into its histograms) with its state after one
+update (margins on). Memory: bytes the autograd graph keeps for the
+backward (saved tensors), the memory a training step holds between forward
+and backward. Writes ``results/benchmarks/dense_loss_<device>.json``.
 
 With ``--segmentor`` (needs MMSegmentation) it also times whole training
 steps (forward + backward of the model) of DeepLabV3 R-50-D8 as in
@@ -23,8 +26,9 @@ configs/downstream/mmseg, on ``--crop`` random images, with GHM-CWAP and with
 the cross-entropy of MMSegmentation's own config: the share of the loss in a
 real step.
 
-Usage: python tools/analysis/benchmark_dense_loss.py [--repeat 20] [--threads 1]
-           [--segmentor [--crop 256 512 --batch 2]]
+Usage: python tools/analysis/benchmark_dense_loss.py [--device cpu|cuda]
+           [--repeat 20] [--threads 1] [--seg-size N C H W]
+           [--segmentor [--crop 256 512 --batch 2]] [--out FILE | --no-save]
 """
 import argparse
 import statistics
@@ -33,6 +37,9 @@ from typing import Callable, Tuple
 
 import torch
 import torch.nn.functional as F
+from benchmark_utils import (Timer, add_device_args, markdown_table,
+                             reexec_with_reused_memory,
+                             save_result, setup_device, synchronize)
 
 from mmghm.models.losses import GHMCWAPLoss
 
@@ -54,9 +61,8 @@ def reference_losses():
     return seg, det
 
 
-def time_and_memory(fn: Callable[[], torch.Tensor],
-                    repeat: int) -> Tuple[float, int]:
-    """Median seconds of forward + backward, and saved-tensor bytes."""
+def saved_bytes(fn: Callable[[], torch.Tensor]) -> int:
+    """Bytes of the tensors the autograd graph of ``fn()`` keeps."""
     saved = []
 
     def pack(t):
@@ -65,15 +71,23 @@ def time_and_memory(fn: Callable[[], torch.Tensor],
 
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         fn().backward()
-    nbytes = sum(saved)
+    return sum(saved)
+
+
+def time_pair(fn: Callable[[], torch.Tensor], ref: Callable[[], torch.Tensor],
+              repeat: int, device: torch.device) -> Tuple[float, float]:
+    """Median seconds of forward + backward of ``fn`` and ``ref``, timed in
+    alternation."""
+    timer = Timer(device)
     for _ in range(3):
         fn().backward()
-    times = []
+        ref().backward()
+    synchronize(device)
+    a, b = [], []
     for _ in range(repeat):
-        start = time.perf_counter()
-        fn().backward()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), nbytes
+        a.append(timer(lambda: fn().backward()))
+        b.append(timer(lambda: ref().backward()))
+    return statistics.median(a), statistics.median(b)
 
 
 def warm_state(loss: GHMCWAPLoss, make_batch) -> None:
@@ -138,60 +152,85 @@ def segmentor_steps(repeat: int, crop, batch: int):
     return out
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--repeat', type=int, default=20)
-    parser.add_argument('--threads', type=int, default=1)
+    parser.add_argument('--seg-size', type=int, nargs=4, default=None,
+                        metavar=('N', 'C', 'H', 'W'))
     parser.add_argument('--segmentor', action='store_true')
     parser.add_argument('--crop', type=int, nargs=2, default=(256, 512))
     parser.add_argument('--batch', type=int, default=2)
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    add_device_args(parser, 'dense_loss')
+    args = parser.parse_args(argv)
+    if args.threads is None and args.device == 'cpu':
+        args.threads = 1
+    device = setup_device(args)
+    seg_size = tuple(args.seg_size or (
+        (2, 19, 512, 1024) if device.type == 'cuda' else (8, 19, 128, 128)))
     gen = torch.Generator().manual_seed(0)
     (seg_name, seg_ce), (det_name, det_ce) = reference_losses()
 
     def seg_batch():
-        z = torch.randn(8, 19, 128, 128, generator=gen)
-        y = torch.randint(0, 19, (8, 128, 128), generator=gen)
+        z = torch.randn(*seg_size, generator=gen)
+        y = torch.randint(0, seg_size[1], seg_size[:1] + seg_size[2:],
+                          generator=gen)
         y[torch.rand(y.shape, generator=gen) < 0.1] = 255
-        return z.requires_grad_(), y
+        return z.to(device).requires_grad_(), y.to(device)
 
     def det_batch():
         z = torch.randn(1024, 1204, generator=gen)
         y = torch.randint(0, 1203, (1024, ), generator=gen)
         y[torch.rand(1024, generator=gen) < 0.75] = 1203  # background
-        return z.requires_grad_(), y
+        return z.to(device).requires_grad_(), y.to(device)
 
     rows = []
     z, y = seg_batch()
-    ghm = GHMCWAPLoss(19, ignore_index=255)
+    ghm = GHMCWAPLoss(seg_size[1], ignore_index=255).to(device)
     warm_state(ghm, seg_batch)
-    t_ce, m_ce = time_and_memory(
-        lambda: seg_ce(z, y, ignore_index=255), args.repeat)
-    t_g, m_g = time_and_memory(lambda: ghm(z, y), args.repeat)
-    rows.append(('segmentation 8x19x128x128', seg_name, t_ce, t_g, m_ce,
-                 m_g))
+    t_g, t_ce = time_pair(lambda: ghm(z, y),
+                          lambda: seg_ce(z, y, ignore_index=255),
+                          args.repeat, device)
+    m_ce = saved_bytes(lambda: seg_ce(z, y, ignore_index=255))
+    m_g = saved_bytes(lambda: ghm(z, y))
+    rows.append(('segmentation ' + 'x'.join(map(str, seg_size)), seg_name,
+                 t_ce, t_g, m_ce, m_g))
 
     z, y = det_batch()
-    w = torch.ones(1024)
-    ghm = GHMCWAPLoss(1204, background_index=-1)
+    w = torch.ones(1024, device=device)
+    ghm = GHMCWAPLoss(1204, background_index=-1).to(device)
     warm_state(ghm, det_batch)
-    t_ce, m_ce = time_and_memory(
-        lambda: det_ce(z, y, w, avg_factor=1024.0), args.repeat)
-    t_g, m_g = time_and_memory(lambda: ghm(z, y, w, avg_factor=1024.0),
-                               args.repeat)
+    t_g, t_ce = time_pair(lambda: ghm(z, y, w, avg_factor=1024.0),
+                          lambda: det_ce(z, y, w, avg_factor=1024.0),
+                          args.repeat, device)
+    m_ce = saved_bytes(lambda: det_ce(z, y, w, avg_factor=1024.0))
+    m_g = saved_bytes(lambda: ghm(z, y, w, avg_factor=1024.0))
     rows.append(('detection 1024x1204 (LVIS)', det_name, t_ce, t_g, m_ce,
                  m_g))
 
-    print(f'torch {torch.__version__}, {args.threads} thread(s), median of '
+    print(f'torch {torch.__version__}, {device}, '
+          f'{torch.get_num_threads()} CPU thread(s), median of '
           f'{args.repeat}\n')
-    print('| case | reference | reference ms | GHM-CWAP ms | time ratio | '
-          'reference saved MiB | GHM-CWAP saved MiB | memory ratio |')
-    print('|---|---|---|---|---|---|---|---|')
-    for case, ref, t_ce, t_g, m_ce, m_g in rows:
-        print(f'| {case} | {ref} | {1e3 * t_ce:.1f} | {1e3 * t_g:.1f} | '
-              f'{t_g / t_ce:.2f}x | {m_ce / 2**20:.1f} | {m_g / 2**20:.1f} '
-              f'| {m_g / max(m_ce, 1):.2f}x |')
+    columns = ['case', 'reference', 'reference ms', 'GHM-CWAP ms',
+               'time ratio', 'reference saved MiB', 'GHM-CWAP saved MiB',
+               'memory ratio']
+    table = [{
+        'case': case, 'reference': ref,
+        'reference ms': round(1e3 * t_ce, 3),
+        'GHM-CWAP ms': round(1e3 * t_g, 3),
+        'time ratio': round(t_g / t_ce, 3),
+        'reference saved MiB': round(m_ce / 2**20, 2),
+        'GHM-CWAP saved MiB': round(m_g / 2**20, 2),
+        'memory ratio': round(m_g / max(m_ce, 1), 3)
+    } for case, ref, t_ce, t_g, m_ce, m_g in rows]
+
+    def fmt(col, row):
+        value = row[col]
+        if isinstance(value, str):
+            return value
+        return f'{value:.2f}x' if 'ratio' in col else f'{value:.2f}'
+
+    print(markdown_table(columns, table, fmt))
+    extra = {}
     if args.segmentor:
         steps = segmentor_steps(max(args.repeat // 5, 2), args.crop,
                                 args.batch)
@@ -199,7 +238,22 @@ def main():
         print(f'\nDeepLabV3 R-50-D8 training step, {args.batch} x '
               f'{args.crop[0]} x {args.crop[1]}: cross-entropy {ce:.2f} s, '
               f'GHM-CWAP {ghm:.2f} s ({ghm / ce:.3f}x)')
+        extra['scalars'] = dict(segmentor_step_ratio=round(ghm / ce, 3))
+    path = save_result(
+        args, 'dense_loss', device, columns, table,
+        measured=dict(tool='tools/analysis/benchmark_dense_loss.py',
+                      method=f'forward+backward of the loss alone, median '
+                      f'of {args.repeat}, in alternation with the '
+                      'reference' + (', CUDA events' if device.type == 'cuda'
+                                     else ', wall clock'),
+                      state='training mode, one GHM-CWAP update done',
+                      threads=torch.get_num_threads()),
+        **extra)
+    if path:
+        print(f'\nwrote {path}')
+    return table
 
 
 if __name__ == '__main__':
+    reexec_with_reused_memory()
     main()

@@ -1,39 +1,57 @@
 """Hand the training set's per-class counts to losses and metrics."""
-from typing import Callable, List, Optional, Sequence
+from typing import List, Optional, Sequence
 
-from mmengine import dist
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.registry import DATASETS
 
-from mmghm.datasets.utils import dataset_class_counts
 from mmghm.registry import HOOKS
+from mmghm.utils.class_counts import broadcast_from_main, dataset_class_counts
 
 #: Key under ``checkpoint['meta']`` holding the counts.
 CHECKPOINT_KEY = 'mmghm_class_counts'
 
 
-def broadcast_from_main(fn: Callable[[], object]) -> object:
-    """Run ``fn`` on rank 0 only and return its result on every rank.
+def _describe(dataset) -> str:
+    """'LongTailedDataset of CustomDataset (data_prefix='...')' for
+    messages: the wrappers and where the data lies."""
+    chain = [dataset]
+    while hasattr(chain[-1], 'dataset'):
+        chain.append(chain[-1].dataset)
+    where = ''
+    for ds in reversed(chain):
+        for key in ('data_prefix', 'data_root'):
+            value = getattr(ds, key, None)
+            if isinstance(value, dict):  # MMEngine: dict(img_path=...)
+                value = next((v for v in value.values() if v), None)
+            if value:
+                where = f' ({key}={value!r})'
+                break
+        if where:
+            break
+    return ' of '.join(type(d).__name__ for d in chain) + where
 
-    An exception on rank 0 is re-raised on every rank (as RuntimeError on
-    the others) instead of leaving them waiting in the broadcast.
-    """
-    if dist.get_world_size() == 1:
-        return fn()
-    box: List[object] = [None, None]
-    if dist.is_main_process():
-        try:
-            box[0] = fn()
-        except Exception as e:  # noqa: BLE001 - re-raised below
-            box[1] = f'{type(e).__name__}: {e}'
-            err = e
-    dist.broadcast_object_list(box, src=0)
-    if box[1] is not None:
-        if dist.is_main_process():
-            raise err
-        raise RuntimeError(f'rank 0 failed: {box[1]}')
-    return box[0]
+
+def _model_classes(model) -> List[tuple]:
+    """(module path, type name, number of classes) of every classifier head
+    and GHM-CWAP loss of the model: what the training labels must fit."""
+    from mmghm.models.losses import GHMCWAPLoss
+    try:
+        from mmpretrain.models.heads import ClsHead
+    except ImportError:  # pragma: no cover - mmpretrain is a dependency
+        ClsHead = ()
+    found = []
+    for name, module in model.named_modules():
+        num = getattr(module, 'num_classes', None)
+        if isinstance(module, GHMCWAPLoss) and \
+                module.background_index is not None:
+            num -= 1  # the background logit has no training class
+        elif not isinstance(module, (GHMCWAPLoss, ClsHead)):
+            continue
+        if isinstance(num, int):
+            found.append((f'model.{name}' if name else 'model',
+                          type(module).__name__, num))
+    return found
 
 
 @HOOKS.register_module()
@@ -52,6 +70,13 @@ class ClassCountsHook(Hook):
     * every metric of the validation and test evaluators that has it, e.g.
       :class:`mmghm.evaluation.GroupAccuracy` (which also gets the work dir
       for its ``out_file``).
+
+    Before that it checks that the training set's classes are the model's:
+    a training set with a class missing (e.g. 9 class folders for a
+    10-class head) is an error naming the data set, both numbers and the
+    fix, before the first step. This is also the label-range check of the
+    losses on CUDA, whose forward does not read labels back to the host:
+    every training label lies within the counted classes.
 
     Rank 0 counts and broadcasts, so every rank gets identical counts under
     DDP. The counts are saved in the checkpoint
@@ -83,8 +108,30 @@ class ClassCountsHook(Hook):
             f'ClassCountsHook: {len(self.class_counts)} classes, '
             f'{sum(self.class_counts)} training images, counts from '
             f'{max(self.class_counts)} down to {min(self.class_counts)}.')
+        self._check_classes(runner, dataset)
         self._apply(runner, self._loop_metrics(runner.val_loop),
                     with_model=True)
+
+    def _check_classes(self, runner, dataset) -> None:
+        model = runner.model.module if is_model_wrapper(
+            runner.model) else runner.model
+        n = len(self.class_counts)
+        for where, kind, num in _model_classes(model):
+            if num == n:
+                continue
+            fix = (
+                'Every class needs its own folder under the training data '
+                '(a CustomDataset numbers classes by its sorted folder '
+                'names, so a missing folder shifts every later label): add '
+                "the missing class's folder (an empty one keeps the "
+                'numbering)' if n < num else
+                'Check that the training set holds only the classes the '
+                'model predicts')
+            raise ValueError(
+                f'ClassCountsHook: the training set {_describe(dataset)} has '
+                f'{n} classes but {where} ({kind}) predicts {num}. {fix}; '
+                f'or, if the data really has {n} classes, set '
+                f'num_classes={n} in the model\'s head and loss.')
 
     def before_val(self, runner) -> None:
         self._ensure_counts(runner)

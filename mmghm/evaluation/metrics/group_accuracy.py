@@ -17,7 +17,7 @@ import torch
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger
 
-from mmghm.models.losses.utils import to_class_counts
+from mmghm.utils.class_counts import to_class_counts
 from mmghm.registry import METRICS
 
 MODES = ('threshold', 'four', 'quantile')

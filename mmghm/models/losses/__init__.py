@@ -1,7 +1,11 @@
-from .ghm_cwap_loss import GHMCWAPLoss, margin_cross_entropy
+from . import ghm_cwap_functional
+from .ghm_cwap_loss import AURAUpdate, GHMCWAPBatch, GHMCWAPLoss
 from .utils import ClassCountsMixin
 
-__all__ = ['GHMCWAPLoss', 'margin_cross_entropy', 'ClassCountsMixin']
+__all__ = [
+    'GHMCWAPLoss', 'GHMCWAPBatch', 'AURAUpdate', 'ghm_cwap_functional',
+    'ClassCountsMixin'
+]
 
 # Baselines of the paper's Tables 1-2 (+ LDAM-DRW, Balanced Softmax).
 from .balanced_softmax_loss import BalancedSoftmaxLoss  # noqa: E402

@@ -66,12 +66,11 @@ class BalancedSoftmaxLoss(ClassCountsMixin, BaseClsLoss):
         self._init_class_counts(num_classes, class_counts)
 
     def _on_class_counts(self, counts: Tensor) -> None:
-        self._has_derived = True
         n = counts.to(torch.float64).clamp(min=1)
         self.log_prior.copy_((n / n.sum()).log())
 
     def _adjusted(self, logits: Tensor) -> Tensor:
-        self._counts_ready()
+        self._require_counts()
         return logits + (self.tau * self.log_prior).to(logits.dtype)
 
     def _per_example_loss(self, logits, label, valid, weight):

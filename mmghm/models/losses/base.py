@@ -14,9 +14,15 @@ expect around it, the same way for all of them:
   'mean' without ``avg_factor``, are left out of the divisor (as PyTorch's
   ``F.cross_entropy(ignore_index=...)``).
 - a ``loss_name`` property starting with ``'loss_'``.
-- inputs checked up front by :func:`check_cls_inputs` (clear errors); half
-  precision logits computed in float32.
+- inputs checked up front by :func:`check_cls_inputs` (clear errors, and no
+  device sync on CUDA); half precision logits computed in float32; state
+  buffers keep their dtype under ``.half()``.
+- a checkpoint whose state does not fit the loss (a buffer of another shape:
+  another ``num_classes`` or number of bins) is refused with an error that
+  names it, instead of MMEngine's ``strict=False`` warning that silently
+  keeps the fresh state.
 """
+from contextlib import nullcontext
 from typing import Optional, Tuple
 
 import torch
@@ -24,7 +30,7 @@ import torch.nn as nn
 from mmpretrain.models.losses.utils import weight_reduce_loss
 from torch import Tensor
 
-from .utils import check_cls_inputs, check_reduction
+from .utils import check_cls_inputs, check_int, check_number, check_reduction
 
 __all__ = ['BaseClsLoss']
 
@@ -62,15 +68,9 @@ class BaseClsLoss(nn.Module):
                  loss_name: Optional[str] = None) -> None:
         super().__init__()
         self.reduction = check_reduction(reduction)
-        try:
-            self.loss_weight = float(loss_weight)
-        except (TypeError, ValueError):
-            raise ValueError('loss_weight must be a number, but got '
-                             f'{loss_weight!r}.') from None
-        if ignore_index is not None and (isinstance(ignore_index, bool) or
-                                         not isinstance(ignore_index, int)):
-            raise ValueError('ignore_index must be an int or None, but got '
-                             f'{ignore_index!r}.')
+        self.loss_weight = check_number('loss_weight', loss_weight, low=0.0)
+        if ignore_index is not None:
+            ignore_index = check_int('ignore_index', ignore_index)
         self.ignore_index = ignore_index
         if loss_name is None:
             loss_name = self.default_loss_name
@@ -116,17 +116,6 @@ class BaseClsLoss(nn.Module):
         """Per-example loss for soft (M, C) targets (if supported)."""
         raise NotImplementedError
 
-    def _counts_ready(self) -> None:
-        """Raise unless the class counts are known (ClassCountsMixin).
-
-        Subclasses set ``_has_derived = True`` in ``_on_class_counts``; the
-        host-side flag spares a device sync on the ``_counts_set`` buffer
-        in every forward.
-        """
-        if not getattr(self, '_has_derived', False):
-            self._require_counts()  # raises with the hint to the hook
-            self._has_derived = True
-
     def _reduce(self, loss: Tensor, label: Tensor, valid: Optional[Tensor],
                 weight: Optional[Tensor], reduction: str,
                 avg_factor) -> Tensor:
@@ -155,7 +144,12 @@ class BaseClsLoss(nn.Module):
 
     def _flatten(self, cls_score: Tensor,
                  label: Tensor) -> Tuple[Tensor, Tensor]:
-        """(N, C, d1, ...) -> (N * d1 * ..., C) logits and flat labels."""
+        """(N, C, d1, ...) -> (N * d1 * ..., C) logits and flat labels.
+
+        A subclass whose per-example loss works along dim 1 may keep dense
+        logits as they are (and flatten only the labels), sparing the
+        transposing copy; its loss must then come out flat.
+        """
         C = cls_score.shape[1]
         if cls_score.dim() > 2:
             return cls_score.movedim(1, -1).reshape(-1, C), label.reshape(-1)
@@ -204,7 +198,7 @@ class BaseClsLoss(nn.Module):
         # Statistics and losses in float32 (float64 kept) under AMP.
         dtype = torch.float64 if cls_score.dtype == torch.float64 \
             else torch.float32
-        with torch.autocast(cls_score.device.type, enabled=False):
+        with _autocast_off(cls_score.device.type):
             if soft:
                 logits = cls_score.to(dtype)
                 weight = self._check_weight(weight, logits.shape[0], dtype)
@@ -233,22 +227,68 @@ class BaseClsLoss(nn.Module):
                                 avg_factor)
         if reduction == 'none' and not soft and cls_score.dim() > 2:
             loss = loss.view(label.shape)
-        return self.loss_weight * loss
+        return loss if self.loss_weight == 1.0 else self.loss_weight * loss
 
     def _apply(self, fn, *args, **kwargs):
-        dtypes = {
-            name: dtype
-            for name, dtype in self.keep_dtype_buffers.items()
+        # Keep the dtype of the state buffers under .half()/.to(dtype): the
+        # original tensor is moved to the new device rather than cast back
+        # (a float64 count through float16 would lose its low digits).
+        before = {
+            name: self._buffers[name]
+            for name in self.keep_dtype_buffers
             if self._buffers.get(name) is not None
         }
         super()._apply(fn, *args, **kwargs)
-        for name, dtype in dtypes.items():
-            buf = self._buffers[name]
-            if buf.dtype != dtype:
-                self._buffers[name] = buf.to(dtype)
+        for name, old in before.items():
+            new = self._buffers[name]
+            if new.dtype != self.keep_dtype_buffers[name]:
+                self._buffers[name] = old.to(
+                    new.device, self.keep_dtype_buffers[name])
         return self
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata,
+                              strict, missing_keys, unexpected_keys,
+                              error_msgs):
+        # MMEngine loads checkpoints with strict=False, where PyTorch only
+        # reports a size mismatch and keeps the module's fresh state: a
+        # resumed run would silently restart its statistics. Refuse it.
+        for name, buf in self._buffers.items():
+            key = prefix + name
+            if buf is None or name in self._non_persistent_buffers_set \
+                    or key not in state_dict:
+                continue
+            saved = state_dict[key]
+            if torch.is_tensor(saved) and saved.shape != buf.shape:
+                raise ValueError(
+                    f'{type(self).__name__} at {prefix[:-1] or "<root>"}: '
+                    f'the checkpoint\'s {name!r} has shape '
+                    f'{tuple(saved.shape)} but this loss has '
+                    f'{tuple(buf.shape)} ({self._describe_shapes()}); the '
+                    'checkpoint was saved with another configuration. Build '
+                    'the loss as it was saved, or drop the keys starting '
+                    f'with {prefix!r} from the checkpoint to start its '
+                    'statistics afresh.')
+        super()._load_from_state_dict(state_dict, prefix, local_metadata,
+                                      strict, missing_keys, unexpected_keys,
+                                      error_msgs)
+
+    def _describe_shapes(self) -> str:
+        """The arguments that set the buffers' shapes, for error messages."""
+        num_classes = getattr(self, 'num_classes', None)
+        return f'num_classes={num_classes}'
 
     def extra_repr(self) -> str:
         return (f'reduction={self.reduction!r}, '
                 f'loss_weight={self.loss_weight}, '
                 f'loss_name={self.loss_name!r}')
+
+
+def _autocast_off(device_type: str):
+    """A context that turns autocast off where it is on (entering one
+    costs a few microseconds a call, so not where it is off)."""
+    try:
+        enabled = torch.is_autocast_enabled(device_type)
+    except (TypeError, RuntimeError):  # e.g. 'meta', or an old torch
+        return nullcontext()
+    return torch.autocast(device_type, enabled=False) if enabled \
+        else nullcontext()

@@ -22,7 +22,7 @@ from torch import Tensor
 from mmghm.registry import MODELS
 from .base import BaseClsLoss
 from .utils import (ClassCountsMixin, CountsLike, check_non_negative,
-                    check_positive_int)
+                    check_number, check_positive_int)
 
 __all__ = [
     'ClassBalancedLoss', 'EffectiveNumberLoss', 'inverse_frequency_weights',
@@ -95,11 +95,10 @@ class _ClassWeightedLoss(ClassCountsMixin, BaseClsLoss):
         raise NotImplementedError
 
     def _on_class_counts(self, counts: Tensor) -> None:
-        self._has_derived = True
         self.class_weight.copy_(self._weights_from_counts(counts))
 
     def _weights(self, dtype: torch.dtype) -> Tensor:
-        self._counts_ready()
+        self._require_counts()
         return self.class_weight.to(dtype)
 
     def _per_example_loss(self, logits, label, valid, weight):
@@ -201,9 +200,7 @@ class EffectiveNumberLoss(_ClassWeightedLoss):
                  loss_weight: float = 1.0,
                  ignore_index: Optional[int] = None,
                  loss_name: Optional[str] = None) -> None:
-        beta = check_non_negative('beta', beta)
-        if beta >= 1:
-            raise ValueError(f'beta must be in [0, 1), but got {beta!r}.')
+        beta = check_number('beta', beta, low=0.0, high=1.0, high_open=True)
         if loss_type not in ('softmax', 'sigmoid', 'focal'):
             raise ValueError("loss_type must be 'softmax', 'sigmoid' or "
                              f"'focal', but got {loss_type!r}.")

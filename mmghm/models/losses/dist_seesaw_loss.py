@@ -32,7 +32,7 @@ from torch import Tensor
 
 from mmghm.registry import MODELS
 from .base import BaseClsLoss
-from .utils import check_non_negative, check_positive_int
+from .utils import check_non_negative, check_number, check_positive_int
 
 __all__ = ['DistSeesawLoss', 'seesaw_log_factors']
 
@@ -118,9 +118,7 @@ class DistSeesawLoss(BaseClsLoss):
         self.num_classes = check_positive_int('num_classes', num_classes, 2)
         self.p = check_non_negative('p', p)
         self.q = check_non_negative('q', q)
-        self.eps = check_non_negative('eps', eps)
-        if not 0 < self.eps <= 1:
-            raise ValueError(f'eps must be in (0, 1], but got {eps!r}.')
+        self.eps = check_number('eps', eps, low=0.0, high=1.0, low_open=True)
         if not isinstance(sync_counts, bool):
             raise ValueError(
                 f'sync_counts must be a bool, but got {sync_counts!r}.')

@@ -23,7 +23,7 @@ from torch import Tensor
 
 from mmghm.registry import MODELS
 from .base import BaseClsLoss
-from .utils import (ClassCountsMixin, CountsLike, check_non_negative,
+from .utils import (ClassCountsMixin, CountsLike, check_number,
                     check_positive_int)
 
 __all__ = ['EqualizationLoss']
@@ -74,14 +74,9 @@ class EqualizationLoss(ClassCountsMixin, BaseClsLoss):
             reduction=reduction, loss_weight=loss_weight,
             ignore_index=ignore_index, loss_name=loss_name)
         check_positive_int('num_classes', num_classes, 2)
-        self.lambda_ = check_non_negative('lambda_', lambda_)
-        if self.lambda_ > 1:
-            raise ValueError('lambda_ is a class frequency and must be in '
-                             f'[0, 1], but got {lambda_!r}.')
-        self.gamma = check_non_negative('gamma', gamma)
-        if self.gamma > 1:
-            raise ValueError('gamma is a probability and must be in [0, 1], '
-                             f'but got {gamma!r}.')
+        # lambda_ is a class frequency, gamma a probability.
+        self.lambda_ = check_number('lambda_', lambda_, low=0.0, high=1.0)
+        self.gamma = check_number('gamma', gamma, low=0.0, high=1.0)
         # T_lambda(f_k), derived from the counts.
         self.register_buffer(
             'rare', torch.zeros(num_classes, dtype=torch.bool),
@@ -91,7 +86,6 @@ class EqualizationLoss(ClassCountsMixin, BaseClsLoss):
         self._init_class_counts(num_classes, class_counts)
 
     def _on_class_counts(self, counts: Tensor) -> None:
-        self._has_derived = True
         total = counts.sum()
         freq = counts / total if total > 0 else torch.zeros_like(counts)
         self.rare.copy_(freq < self.lambda_)
@@ -100,11 +94,11 @@ class EqualizationLoss(ClassCountsMixin, BaseClsLoss):
     @property
     def tail_ratio(self) -> float:
         """Share of classes with ``f < lambda`` (the paper's TR)."""
-        self._counts_ready()
+        self._require_counts()
         return float(self.rare.float().mean())
 
     def _per_example_loss(self, logits, label, valid, weight):
-        self._counts_ready()
+        self._require_counts()
         if self.gamma > 0:
             # beta = 1 where u < gamma; frequent classes and the label get
             # u >= 1 so they are never dropped (float ops: cheaper than

@@ -3,9 +3,9 @@ precision (Zhang et al., "Solving the long-tailed problem via intra- and
 inter-category balance").
 
 The paper leaves several choices open; ``docs/method.md`` of the project
-fixes them and this module follows it section by section (quoted as
-"method.md §k" below). In short, for a batch of logits ``z`` (B x C) and
-labels ``y``:
+fixes them. The arithmetic is in :mod:`.ghm_cwap_functional` (one pure
+function per step); this module holds the state and calls the steps in the
+order of method.md §3. For a batch of logits ``z`` (B x C) and labels ``y``:
 
 1. ``S_c = sum_i v_{c,i}^alpha`` (effective sample size, Sec. 3.2), read from
    the reference density of the last completed epoch, clamped below at 1.
@@ -20,97 +20,105 @@ labels ``y``:
 At every epoch end (or every K iterations) :meth:`GHMCWAPLoss.update` sums
 the running density over ranks, makes it the reference and, with AURA,
 re-bins each class with widths proportional to ``1 / log(v_i)`` (Alg. 1).
+
+Observation API (for visualisation and analysis, no monkeypatching):
+:meth:`GHMCWAPLoss.register_batch_observer` (g of every counted batch),
+:meth:`GHMCWAPLoss.register_update_observer` (each update's
+:class:`AURAUpdate`, also returned by :meth:`~GHMCWAPLoss.update`), the
+``ref_edges`` buffer (the bins ``ref_density`` was counted in) and
+:meth:`~GHMCWAPLoss.effective_size`.
 """
-import math
-from contextlib import nullcontext
-from typing import Optional, Tuple
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Callable, Dict, NamedTuple, Optional, Tuple
 
 import torch
-import torch.nn as nn
-import torch.nn.functional as F
 from mmengine import dist
-from mmpretrain.models.losses.utils import weight_reduce_loss
 from torch import Tensor
+from torch.utils.hooks import RemovableHandle
 
 from mmghm.registry import MODELS
-from .utils import (check_cls_inputs, check_non_negative, check_positive_int,
-                    check_reduction)
+from . import ghm_cwap_functional as F
+from .base import BaseClsLoss
+from .utils import check_bool, check_int, check_number
 
-__all__ = ['GHMCWAPLoss', 'margin_cross_entropy']
+__all__ = ['GHMCWAPLoss', 'GHMCWAPBatch', 'AURAUpdate']
+
+#: Constructor arguments that define what the state means, in the order of
+#: the ``config`` buffer (saved with the state, checked when it is loaded).
+CONFIG_FIELDS = ('num_classes', 'num_bins', 'alpha', 'gamma', 'intra',
+                 'intra_weight', 'inter', 'adaptive', 'background_index')
+_INTRA_WEIGHTS = ('tempered', 'paper')
 
 
+def _encode_config(config: dict) -> Tensor:
+    """The configuration as a float64 vector (a tensor, so that a state
+    dict holds tensors only): ``intra_weight`` by its index in
+    ('tempered', 'paper'), booleans as 0/1, no background as -1."""
+    values = []
+    for name in CONFIG_FIELDS:
+        value = config[name]
+        if name == 'intra_weight':
+            value = _INTRA_WEIGHTS.index(value)
+        elif name == 'background_index' and value is None:
+            value = -1
+        values.append(float(value))
+    return torch.tensor(values, dtype=torch.float64)
 
-class _GHMCWAPFunction(torch.autograd.Function):
-    """Per-example ``W * CE(z + M, y)`` with a hand-written backward.
 
-    W and M are constants for autograd (method.md §6), so
-    ``d loss / d z = W * (softmax(z + M) - onehot(y))``. Writing this by hand
-    keeps one (B, C) tensor for the backward instead of the temporaries of
-    the margin arithmetic, and one autograd node instead of a dozen.
+def _decode_config(vector: Tensor) -> dict:
+    config = {}
+    for name, value in zip(CONFIG_FIELDS, vector.tolist()):
+        if name == 'intra_weight':
+            value = _INTRA_WEIGHTS[int(value)] if value in (0, 1) else value
+        elif name in ('intra', 'inter', 'adaptive'):
+            value = bool(value)
+        elif name in ('num_classes', 'num_bins'):
+            value = int(value)
+        elif name == 'background_index':
+            value = None if value < 0 else int(value)
+        config[name] = value
+    return config
 
-    The margins enter as a row shift: ``M_{m,n} = min(0, a_n - a_m)`` with
-    ``a = gamma * log S``, and since a softmax is unchanged by a constant
-    added to a row, ``z + M`` may be replaced by ``z + min(a_n, a_m)``,
-    which costs one (B, C) pass less.
+
+class GHMCWAPBatch(NamedTuple):
+    """One training batch as the loss counted it (for batch observers).
+
+    All (M,) tensors on the loss's device, M = examples (pixels) in the
+    batch; do not modify them.
     """
 
-    @staticmethod
-    def forward(ctx, logits: Tensor, label: Tensor,
-                shift: Optional[Tensor], weigh) -> Tensor:
-        if shift is None:
-            adjusted = logits
-        else:
-            # shift: (C,), or (2, C) = (a as the logit's class, a as the
-            # example's class), which differ only with a background class.
-            col, row = (shift, shift) if shift.dim() == 1 else shift.unbind()
-            adjusted = torch.minimum(col.unsqueeze(0), row[label].unsqueeze(1))
-            adjusted += logits
-        log_prob = torch.log_softmax(adjusted, dim=1)
-        log_p_target = log_prob.gather(1, label.unsqueeze(1)).squeeze(1)
-        # g = 1 - p_y (method.md §1), accurate near p_y = 1; a row with
-        # +inf/NaN logits gives NaN, which is never counted.
-        g = torch.expm1(log_p_target).neg_()
-        weight = weigh(g)
-        loss = log_p_target.neg()
-        if weight is not None:
-            loss = loss.mul_(weight)
-        ctx.save_for_backward(log_prob, label, weight)
-        return loss
-
-    @staticmethod
-    def backward(ctx, grad_loss: Tensor):
-        log_prob, label, weight = ctx.saved_tensors
-        coef = grad_loss if weight is None else grad_loss * weight
-        grad = log_prob.exp()
-        grad.scatter_add_(1, label.unsqueeze(1),
-                          torch.full_like(coef, -1.0).unsqueeze(1))
-        grad.mul_(coef.unsqueeze(1))
-        return grad, None, None, None
+    #: int64 labels (ignored ones replaced by 0).
+    label: Tensor
+    #: gradient norms ``g = 1 - p_y`` (method.md §1), detached.
+    g: Tensor
+    #: bool, the examples counted into the histograms (valid label, finite
+    #: g, weight != 0).
+    counted: Tensor
 
 
-def margin_cross_entropy(logits: Tensor,
-                         label: Tensor,
-                         shift: Optional[Tensor] = None,
-                         weight: Optional[Tensor] = None) -> Tensor:
-    """Per-example ``W * CE(z + M, y)`` of Eq. 3.
+@dataclass
+class AURAUpdate:
+    """What one :meth:`GHMCWAPLoss.update` did (tensors are copies).
 
-    Args:
-        logits: (B, C) logits ``z``.
-        label: (B,) int64 class indices in [0, C).
-        shift: (C,) ``a = gamma * log S`` (margins ``min(0, a_n - a_y)``),
-            (2, C) separate ``a`` for the logits' and the examples' classes
-            (see ``GHMCWAPLoss._exclude_background``), or None for no
-            margins.
-        weight: (B,) constant weights W, or None.
-
-    Returns:
-        Tensor: (B,) per-example loss.
+    Attributes:
+        seen: (C,) bool, classes with examples since the previous update;
+            the others kept their reference, reference bins and bins.
+        ref_density: (C, N) the new reference density.
+        ref_edges: (C, N+1) the bins ``ref_density`` was counted in.
+        edges: (C, N+1) the bins of the next period.
+        num_updates: Updates done so far, this one included.
     """
-    return _GHMCWAPFunction.apply(logits, label, shift, lambda g: weight)
+
+    seen: Tensor
+    ref_density: Tensor
+    ref_edges: Tensor
+    edges: Tensor
+    num_updates: int
 
 
 @MODELS.register_module()
-class GHMCWAPLoss(nn.Module):
+class GHMCWAPLoss(BaseClsLoss):
     """GHM-CWAP loss (Eq. 1-3) with (A)URA histograms (Algorithm 1).
 
     Usable unchanged as the ``loss`` of MMPretrain's ``ClsHead``, the
@@ -118,13 +126,26 @@ class GHMCWAPLoss(nn.Module):
     construct with ``num_classes=C + 1``) and the ``loss_decode`` of
     MMSegmentation's decode heads (``(N, C, H, W)`` logits, ``ignore_index``).
 
-    All histogram state lives in float32 buffers (saved in checkpoints):
+    State (buffers, saved in checkpoints):
 
-    - ``edges`` (C, N+1): unit-region boundaries, ``edges[:, 0] = 0``,
-      ``edges[:, N] = 1``.
-    - ``density`` (C, N): running gradient density since the last update.
-    - ``ref_density`` (C, N): density of the last completed epoch.
+    - ``edges`` (C, N+1) float32: unit-region boundaries, ``edges[:, 0] =
+      0``, ``edges[:, N] = 1``.
+    - ``density`` (C, N) float64: running gradient density since the last
+      update (float64 so that no bin stops counting at 2**24).
+    - ``ref_density`` (C, N) float32: density of the last completed epoch.
+    - ``ref_edges`` (C, N+1) float32: the bins ``ref_density`` was counted
+      in (NaN rows: unknown, from a checkpoint of an older version).
     - ``num_updates``: number of :meth:`update` calls so far.
+    - ``config`` (9,) float64: the arguments that give the state its
+      meaning (:data:`CONFIG_FIELDS`). Loading a checkpoint into a loss
+      configured differently raises an error naming each field and both
+      values (MMEngine's ``load_from`` and ``--resume`` included); older
+      checkpoints without it are checked by their buffers' shapes.
+
+    The forward never synchronises with the device on CUDA and does not
+    branch on the state in Python, so a CUDA graph or a
+    ``torch.compile(fullgraph=True)`` of a training step stays valid across
+    updates, which change the buffers in place.
 
     Args:
         num_classes: Number of classes C (C + 1 for detection heads whose
@@ -157,6 +178,19 @@ class GHMCWAPLoss(nn.Module):
             against every other.
     """
 
+    default_loss_name = 'loss_ghm_cwap'
+    keep_dtype_buffers = {
+        'edges': torch.float32,
+        'density': torch.float64,
+        'ref_density': torch.float32,
+        'ref_edges': torch.float32,
+        'config': torch.float64,
+        '_shift_ref': torch.float32,
+        '_shift_run': torch.float32,
+        '_mass': torch.float64,
+        '_table': torch.float64,
+    }
+
     def __init__(self,
                  num_classes: int,
                  num_bins: int = 30,
@@ -172,7 +206,6 @@ class GHMCWAPLoss(nn.Module):
                  loss_name: str = 'loss_ghm_cwap',
                  use_sigmoid: bool = False,
                  background_index: Optional[int] = None) -> None:
-        super().__init__()
         if use_sigmoid:
             raise ValueError(
                 'GHMCWAPLoss is a softmax loss (one gradient-norm histogram '
@@ -180,299 +213,288 @@ class GHMCWAPLoss(nn.Module):
                 'use_sigmoid=True heads such as RetinaNet, FCOS or YOLOX. '
                 'Use it in softmax heads (two-stage bbox heads, '
                 'classification and segmentation heads).')
-        self.num_classes = check_positive_int('num_classes', num_classes, 2)
-        self.num_bins = check_positive_int('num_bins', num_bins, 2)
-        self.alpha = check_non_negative('alpha', alpha)
-        if self.alpha > 1:
-            raise ValueError(f'alpha must be in [0, 1], but got {alpha!r}.')
-        self.gamma = check_non_negative('gamma', gamma)
+        super().__init__(
+            reduction=reduction, loss_weight=loss_weight,
+            ignore_index=ignore_index, loss_name=loss_name)
+        self.num_classes = check_int('num_classes', num_classes, 2)
+        self.num_bins = check_int('num_bins', num_bins, 2)
+        self.alpha = check_number('alpha', alpha, low=0.0, high=1.0)
+        self.gamma = check_number('gamma', gamma, low=0.0)
         if intra_weight not in ('tempered', 'paper'):
             raise ValueError("intra_weight must be 'tempered' or 'paper', "
                              f'but got {intra_weight!r}.')
-        for name, flag in (('intra', intra), ('inter', inter),
-                           ('adaptive', adaptive)):
-            if not isinstance(flag, bool):
-                raise ValueError(f'{name} must be a bool, but got {flag!r}.')
-        if not (isinstance(loss_name, str) and loss_name.startswith('loss_')):
-            raise ValueError("loss_name must be a str starting with 'loss_' "
-                             f'(MMSegmentation logs it), got {loss_name!r}.')
-        if ignore_index is not None and not isinstance(ignore_index, int):
-            raise ValueError(
-                f'ignore_index must be an int or None, got {ignore_index!r}.')
-        self.intra = intra
+        self.intra = check_bool('intra', intra)
         self.intra_weight = intra_weight
-        self.inter = inter
-        self.adaptive = adaptive
-        self.reduction = check_reduction(reduction)
-        self.loss_weight = float(loss_weight)
-        self.ignore_index = ignore_index
-        self._loss_name = loss_name
+        self.inter = check_bool('inter', inter)
+        self.adaptive = check_bool('adaptive', adaptive)
         if background_index is not None:
-            if isinstance(background_index, bool) or not isinstance(
-                    background_index, int) or not (
-                        -self.num_classes <= background_index <
-                        self.num_classes):
+            C = self.num_classes
+            background_index = check_int('background_index',
+                                         background_index)
+            if not -C <= background_index < C:
                 raise ValueError(
                     'background_index must be None or an int in '
-                    f'[-{self.num_classes}, {self.num_classes}) (-1: the '
-                    f'last logit), but got {background_index!r}.')
-            background_index %= self.num_classes
+                    f'[-{C}, {C}) (-1: the last logit), but got '
+                    f'{background_index!r}.')
+            background_index %= C
         self.background_index = background_index
 
         C, N = self.num_classes, self.num_bins
-        uniform = torch.linspace(0, 1, N + 1, dtype=torch.float64)
-        self.register_buffer('edges',
-                             uniform.float().expand(C, N + 1).contiguous())
-        self.register_buffer('density', torch.zeros(C, N))
+        uniform = torch.linspace(0, 1, N + 1, dtype=torch.float64).float()
+        self.register_buffer('edges', uniform.expand(C, N + 1).contiguous())
+        self.register_buffer('density',
+                             torch.zeros(C, N, dtype=torch.float64))
         self.register_buffer('ref_density', torch.zeros(C, N))
         self.register_buffer('num_updates', torch.zeros((), dtype=torch.long))
-        # Tables derived from the state that change only at update(), so
-        # cached (non-persistent; rebuilt on load): the margin shift
-        # a = gamma * log S from ``ref_density``, 1 / (N * d) per bin, and
-        # all inner edges in one sorted float64 vector (class c offset by 2c)
-        # so that one searchsorted finds every example's bin.
-        self.register_buffer('_shift_ref', torch.zeros(C), persistent=False)
-        self.register_buffer('_unit', torch.ones(C, N), persistent=False)
-        self.register_buffer(
-            '_flat_edges', torch.zeros(C * (N - 1), dtype=torch.float64),
-            persistent=False)
-        self._has_ref = False
+        self.register_buffer('ref_edges', self.edges.clone())
+        self.register_buffer('config', _encode_config(self._config()))
+        # Derived from the state, changed only by update() and loading (not
+        # saved): whether a reference exists, the margin shifts
+        # a = gamma * log S from ``ref_density`` and from the running
+        # ``density`` (the latter used until the first update), the mass
+        # 1 / (N * d) of each bin and the binning table.
+        shift_shape = (C, ) if background_index is None else (2, C)
+        for name, value in (
+                ('_has_ref', torch.zeros((), dtype=torch.bool)),
+                ('_shift_ref', torch.zeros(shift_shape)),
+                ('_shift_run', torch.zeros(shift_shape)),
+                ('_mass', torch.ones(C, N, dtype=torch.float64)),
+                ('_table', torch.zeros(C * (N - 1), dtype=torch.float64))):
+            self.register_buffer(name, value, persistent=False)
+        # Host-side: whether the running shift must follow the counts (only
+        # until the first update; see _count).
+        self._track_running_shift = True
+        self._batch_observers: Dict[int, Callable] = OrderedDict()
+        self._update_observers: Dict[int, Callable] = OrderedDict()
         self._refresh_cache()
-
-    @property
-    def loss_name(self) -> str:
-        """Name of the loss term (MMSegmentation's decode heads use it)."""
-        return self._loss_name
 
     def extra_repr(self) -> str:
         return (f'num_classes={self.num_classes}, num_bins={self.num_bins}, '
                 f'alpha={self.alpha}, gamma={self.gamma}, intra={self.intra} '
                 f'({self.intra_weight}), inter={self.inter}, '
-                f'adaptive={self.adaptive}')
+                f'adaptive={self.adaptive}, background_index='
+                f'{self.background_index}, ' + super().extra_repr())
 
     # ------------------------------------------------------------------
     # statistics
     # ------------------------------------------------------------------
-    def _effective_size(self, density: Tensor) -> Tensor:
-        """``S_c = sum_i v_{c,i}^alpha``, empty bins adding nothing, >= 1."""
-        powered = torch.where(density > 0, density.pow(self.alpha),
-                              torch.zeros_like(density))
-        return powered.sum(dim=1).clamp_(min=1.0)
+    def _shift_of(self, density: Tensor) -> Tensor:
+        shift = F.margin_shift(density, self.alpha, self.gamma)
+        if self.background_index is not None:
+            shift = F.split_background_shift(shift, self.background_index)
+        return shift
+
+    def effective_size(self) -> Tensor:
+        """``S_c`` (C,) float64 as used for the margins (method.md §3 step
+        1): from ``ref_density`` once an update has happened, before that
+        from the running ``density`` as it is now."""
+        density = torch.where(self._has_ref, self.ref_density.double(),
+                              self.density)
+        return F.effective_size(density, self.alpha)
 
     def log_effective_size(self) -> Tensor:
-        """``log S_c`` (C,) as used for the margins (method.md §3 step 1).
-
-        From ``ref_density`` once an update has happened; before that, from
-        the running ``density`` as it is now.
-        """
-        density = self.ref_density if self._has_ref else self.density
-        return self._effective_size(density).log_()
-
-    def _margin_shift(self) -> Tensor:
-        """``a = gamma * log S`` (C,): the margins are min(0, a_n - a_m)."""
-        if self._has_ref:
-            return self._shift_ref  # cached at update() / load
-        return self.log_effective_size().mul_(self.gamma)
-
-    def _exclude_background(self, shift: Tensor) -> Tensor:
-        """(2, C) column/row shifts that leave the background out of the
-        margins: as a logit's class its ``a`` is +inf (``min(inf, a_m) =
-        a_m``, the row's own shift: no margin on the background logit); as an
-        example's class it is ``min(a)`` (``min(a_n, min(a))`` is the same for
-        every n: no margins for background examples)."""
-        bg = self.background_index
-        col = shift.clone()
-        col[bg] = math.inf
-        row = shift.clone()
-        row[bg] = shift.min()
-        return torch.stack([col, row])
+        """``log S_c`` (C,), see :meth:`effective_size`."""
+        return self.effective_size().log_()
 
     @torch.no_grad()
     def _refresh_cache(self) -> None:
-        C, N = self.num_classes, self.num_bins
-        self._has_ref = bool(self.num_updates > 0)
-        self._shift_ref.copy_(
-            self._effective_size(self.ref_density).log_().mul_(self.gamma))
-        self._unit.copy_(self.edges.diff(dim=1).mul(N).reciprocal_())
-        offsets = 2 * torch.arange(C, dtype=torch.float64,
-                                   device=self.edges.device)
-        self._flat_edges.copy_(
-            (self.edges[:, 1:N].double() + offsets.unsqueeze(1)).view(-1))
+        """Recompute the derived buffers, in place (a captured CUDA graph
+        keeps reading the same memory)."""
+        self._has_ref.copy_(self.num_updates > 0)
+        self._shift_ref.copy_(self._shift_of(self.ref_density))
+        self._shift_run.copy_(self._shift_of(self.density))
+        self._mass.copy_(F.bin_mass(self.edges))
+        self._table.copy_(F.inner_edge_table(self.edges))
+        self._track_running_shift = not bool(self._has_ref)
 
     @torch.no_grad()
-    def update(self) -> None:
+    def update(self) -> AURAUpdate:
         """One AURA step (Algorithm 1, method.md §7).
 
         1. Sum ``density`` over all ranks.
         2. For each class seen since the last update: ``ref_density <-
-           density`` and, with AURA, new widths ``d_i ∝ 1 / log(max(v_i,
+           density`` (counted in the current ``edges``, which become its
+           ``ref_edges``) and, with AURA, new widths ``d_i ∝ 1 / log(max(v_i,
            e))`` normalised to 1 (URA keeps uniform widths).
         3. ``density <- 0``.
 
-        Every rank must call it (the hook does), as it all-reduces.
+        Every rank must call it (the hook does), as it all-reduces. The
+        buffers change in place.
+
+        Returns:
+            AURAUpdate: what changed; also passed to every update observer.
         """
         dist.all_reduce(self.density, op='sum')
-        seen = self.density.sum(dim=1) > 0
-        self.ref_density.copy_(
-            torch.where(seen.unsqueeze(1), self.density, self.ref_density))
-        if self.adaptive:
-            widths = self.density.clamp(min=math.e).log_().reciprocal_()
-            widths = widths / widths.sum(dim=1, keepdim=True)
-            new_edges = torch.zeros_like(self.edges)
-            new_edges[:, 1:] = widths.double().cumsum(dim=1).float()
-            new_edges[:, -1] = 1.0
-            self.edges.copy_(
-                torch.where(seen.unsqueeze(1), new_edges, self.edges))
+        step = F.aura_update(self.density, self.ref_density, self.edges,
+                             self.ref_edges, self.adaptive)
+        self.ref_density.copy_(step.ref_density)
+        self.ref_edges.copy_(step.ref_edges)
+        self.edges.copy_(step.edges)
         self.density.zero_()
         self.num_updates += 1
         self._refresh_cache()
+        record = AURAUpdate(
+            seen=step.seen,
+            ref_density=self.ref_density.clone(),
+            ref_edges=self.ref_edges.clone(),
+            edges=self.edges.clone(),
+            num_updates=int(self.num_updates))
+        for observer in list(self._update_observers.values()):
+            observer(self, record)
+        return record
 
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+    # ------------------------------------------------------------------
+    # observation
+    # ------------------------------------------------------------------
+    def register_batch_observer(
+            self, fn: Callable[['GHMCWAPLoss', GHMCWAPBatch], None]
+    ) -> RemovableHandle:
+        """Call ``fn(loss, batch)`` after every batch the loss counts.
+
+        ``batch`` is a :class:`GHMCWAPBatch` (labels, the loss's own ``g``
+        and which examples were counted), called only in training mode with
+        gradients enabled, after the batch was counted. ``fn`` runs inside
+        the forward: it must not synchronise with the device if the forward
+        is to stay sync-free, and under ``torch.compile`` it is traced with
+        the loss (keep it to tensor operations).
+
+        Returns:
+            RemovableHandle: ``handle.remove()`` detaches ``fn``.
+        """
+        handle = RemovableHandle(self._batch_observers)
+        self._batch_observers[handle.id] = fn
+        return handle
+
+    def register_update_observer(
+            self, fn: Callable[['GHMCWAPLoss', AURAUpdate], None]
+    ) -> RemovableHandle:
+        """Call ``fn(loss, record)`` at the end of every :meth:`update`.
+
+        Returns:
+            RemovableHandle: ``handle.remove()`` detaches ``fn``.
+        """
+        handle = RemovableHandle(self._update_observers)
+        self._update_observers[handle.id] = fn
+        return handle
+
+    def __getstate__(self):
+        # Observers are callbacks of whoever registered them (a hook, a
+        # plot): a pickled or deep-copied loss (an EMA model) starts without.
+        state = self.__dict__.copy()
+        state['_batch_observers'] = OrderedDict()
+        state['_update_observers'] = OrderedDict()
+        return state
+
+    # ------------------------------------------------------------------
+    # checkpoints
+    # ------------------------------------------------------------------
+    def _config(self) -> dict:
+        return {name: getattr(self, name) for name in CONFIG_FIELDS}
+
+    def _describe_shapes(self) -> str:
+        return f'num_classes={self.num_classes}, num_bins={self.num_bins}'
+
+    def _check_saved_config(self, saved: Tensor, where: str) -> None:
+        if not torch.is_tensor(saved) or saved.shape != self.config.shape:
+            return  # another version's layout: the shape check reports it
+        config = _decode_config(saved)
+        mine = self._config()
+        diffs = [(k, config[k], mine[k]) for k in CONFIG_FIELDS
+                 if k in config and config[k] != mine[k]]
+        if diffs:
+            listed = '; '.join(f'{k}: checkpoint {a!r}, this loss {b!r}'
+                               for k, a, b in diffs)
+            raise ValueError(
+                f'GHMCWAPLoss at {where}: the checkpoint was saved by a loss '
+                f'configured differently ({listed}), so its histograms and '
+                'bins would be misread. Build the loss with the '
+                "checkpoint's values, or drop the loss's keys from the "
+                "checkpoint's state_dict to start its statistics afresh.")
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata,
+                              strict, missing_keys, unexpected_keys,
+                              error_msgs):
+        config_key = prefix + 'config'
+        if config_key in state_dict:
+            self._check_saved_config(state_dict[config_key],
+                                     prefix[:-1] or '<root>')
+        has_ref_edges = prefix + 'ref_edges' in state_dict
+        super()._load_from_state_dict(state_dict, prefix, local_metadata,
+                                      strict, missing_keys, unexpected_keys,
+                                      error_msgs)
+        if not has_ref_edges and prefix + 'edges' in state_dict:
+            # A checkpoint of a version before these keys existed.
+            for key in (config_key, prefix + 'ref_edges'):
+                if key in missing_keys:
+                    missing_keys.remove(key)
+            with torch.no_grad():
+                if int(self.num_updates) <= 1 or not self.adaptive:
+                    # The first reference was counted in the initial uniform
+                    # bins, and URA never moves them.
+                    uniform = torch.linspace(
+                        0, 1, self.num_bins + 1, dtype=torch.float64,
+                        device=self.ref_edges.device).float()
+                    self.ref_edges.copy_(uniform.expand_as(self.ref_edges))
+                else:
+                    self.ref_edges.fill_(float('nan'))
         self._refresh_cache()
-
-    def _apply(self, fn, *args, **kwargs):
-        # Keep every buffer's dtype under .half()/.to(dtype): histogram
-        # counts in float16 would lose precision and overflow past 65504.
-        before = dict(self._buffers)
-        super()._apply(fn, *args, **kwargs)
-        for name, old in before.items():
-            new = self._buffers[name]
-            if new.dtype != old.dtype:
-                self._buffers[name] = old.to(new.device)
-        return self
 
     # ------------------------------------------------------------------
     # forward
     # ------------------------------------------------------------------
-    def forward(self,
-                cls_score: Tensor,
-                label: Tensor,
-                weight: Optional[Tensor] = None,
-                avg_factor: Optional[float] = None,
-                reduction_override: Optional[str] = None,
-                ignore_index: Optional[int] = None,
-                **kwargs) -> Tensor:
-        """Compute the loss (and count the batch into the histograms).
+    def _flatten(self, cls_score: Tensor,
+                 label: Tensor) -> Tuple[Tensor, Tensor]:
+        # Dense logits stay (N, C, d1, ...): the margin cross-entropy works
+        # along dim 1, so only the labels are flattened (no transposing copy
+        # of the logits and of their gradient).
+        return cls_score, label.reshape(-1)
 
-        Args:
-            cls_score: Logits, (N, C) or (N, C, d1, ...).
-            label: Integer labels, (N,) or (N, d1, ...).
-            weight: Optional per-example weights; examples of weight 0 are
-                not counted into the histograms.
-            avg_factor: Divisor of the summed loss for 'mean' reduction
-                (default: the number of non-ignored examples).
-            reduction_override: 'none', 'mean' or 'sum'.
-            ignore_index: Overrides the constructor's ``ignore_index``.
-
-        Returns:
-            Tensor: the loss (scalar unless reduction is 'none').
-        """
-        reduction = check_reduction(reduction_override or self.reduction)
-        if ignore_index is None:
-            ignore_index = self.ignore_index
-        # Every check before any state changes (the histograms).
-        check_cls_inputs(cls_score, label, self.num_classes, ignore_index)
-        C = self.num_classes
-        if cls_score.dim() > 2:  # (N, C, d1, ...) -> (N * d1 * ..., C)
-            logits = cls_score.movedim(1, -1).reshape(-1, C)
+    def _per_example_loss(self, logits: Tensor, label: Tensor,
+                          valid: Optional[Tensor],
+                          weight: Optional[Tensor]) -> Tensor:
+        """``W * CE(z + M, y)`` per example, counting the batch in training
+        (method.md §3). ``weight`` is applied by the base class; examples
+        of weight 0 are not counted."""
+        shift = None
+        if self.inter:
+            # Branch-free choice of the margins' source (method.md §3 step
+            # 1), so that a graph captured before the first update is still
+            # right after it.
+            shift = torch.where(self._has_ref, self._shift_ref,
+                                self._shift_run).to(logits.dtype)
+        if logits.dim() > 2:  # dense (B, C, d1, ...), see _flatten
+            loss, g = F.margin_cross_entropy(
+                logits, label.view(logits.shape[:1] + logits.shape[2:]),
+                shift)
+            loss, g = loss.view(-1), g.view(-1)
         else:
-            logits = cls_score
-        label = label.reshape(-1).long()
-        if weight is not None:
-            if weight.numel() != label.numel():
-                raise ValueError(
-                    f'weight has {weight.numel()} elements but there are '
-                    f'{label.numel()} examples; pass one weight per example.')
-            weight = weight.reshape(-1).float()
-        valid = None
-        if ignore_index is not None:
-            valid = label != ignore_index
-            label = label.masked_fill(~valid, 0)
+            loss, g = F.margin_cross_entropy(logits, label, shift)
         counting = self.training and torch.is_grad_enabled()
+        if not (self.intra or counting):
+            return loss
+        with torch.no_grad():
+            # NaN g (non-finite logits) never enters the state; g is never
+            # infinite (it lies in [0, 1]), so g == g is isfinite in one op.
+            member = g == g
+            if valid is not None:
+                member &= valid
+            cell = F.bin_index(g, label, self._table)
+            mass = self._mass.view(-1).index_select(0, cell)
+            if counting:
+                counted = member if weight is None else member & (weight != 0)
+                self._count(label, g, cell, mass, counted)
+            if not self.intra:
+                return loss
+            w = F.intra_weights(self.density, cell, label, mass, member,
+                                self.alpha, self.intra_weight)
+        return loss * w.to(loss.dtype)
 
-        # Statistics and loss in float32 whatever the input dtype (AMP).
-        dtype = torch.float64 if logits.dtype == torch.float64 \
-            else torch.float32
-        autocast = torch.is_autocast_enabled(logits.device.type) \
-            if logits.device.type != 'meta' else False
-        with torch.autocast(logits.device.type, enabled=False) \
-                if autocast else nullcontext():
-            shift = self._margin_shift().to(dtype) if self.inter else None
-            if shift is not None and self.background_index is not None:
-                shift = self._exclude_background(shift)
-
-            def weigh(g: Tensor) -> Optional[Tensor]:
-                return self._intra_weights(label, g, valid, weight, counting)
-
-            loss = _GHMCWAPFunction.apply(logits.to(dtype), label, shift,
-                                          weigh)
-            if reduction == 'mean' and avg_factor is None:
-                avg_factor = max(label.numel(), 1) if valid is None else \
-                    valid.sum().clamp_(min=1).to(dtype)
-            loss = weight_reduce_loss(
-                loss, weight=weight, reduction=reduction,
-                avg_factor=avg_factor)
-        if reduction == 'none' and cls_score.dim() > 2:
-            loss = loss.view((cls_score.shape[0], ) +
-                             tuple(cls_score.shape[2:]))
-        return loss * self.loss_weight if self.loss_weight != 1.0 else loss
-
-    @torch.no_grad()
-    def _intra_weights(self, label: Tensor, g: Tensor,
-                       valid: Optional[Tensor], weight: Optional[Tensor],
-                       counting: bool) -> Optional[Tensor]:
-        """Bin the examples, count them (training only) and return the
-        per-example factor of the loss: the intra-category weights W
-        (Eq. 1, method.md §2-4), zero for ignored examples; None when it
-        would be all ones."""
-        member = torch.isfinite(g)  # NaN/inf logits never enter the state
-        if valid is not None:
-            member &= valid
-        if not self.intra and not counting:
-            return None if valid is None else valid.to(g.dtype)
-        N = self.num_bins
-        # A g equal to an edge belongs to the bin above it; g = 1 falls in
-        # the last bin (the top edges are not in the table). Class c's inner
-        # edges sit at 2c + e, so the searchsorted index counts (N - 1) per
-        # lower class plus the bin within the class.
-        query = g.double().nan_to_num_(0.0).clamp_(0, 1)
-        query += label * 2
-        flat = torch.searchsorted(self._flat_edges, query, right=True)
-        flat += label  # = label * N + bin, as bin = idx - label * (N - 1)
-        unit = self._unit.view(-1)[flat]  # 1 / (N * d_i)
-        density = self.density.view(-1)
-        if counting:
-            counted = member if weight is None else member & (weight != 0)
-            # Sum the batch in float64 first, then add it to the float32
-            # buffer: adding examples one by one to a float32 bin stops
-            # counting at 2**24 (x + 1 == x), which segmentation (millions
-            # of pixels a batch) reaches within a few iterations.
-            batch = torch.zeros(density.numel(), dtype=torch.float64,
-                                device=density.device)
-            batch.index_add_(0, flat, (unit * counted).double())
-            density.add_(batch.to(density.dtype))
-        if not self.intra:
-            return None if valid is None else valid.to(g.dtype)
-        own = density[flat]
-        # An example that was not counted (evaluation) sees its empty bin
-        # as holding one example (method.md §4).
-        v = torch.maximum(own, unit)
-        if self.intra_weight == 'tempered':
-            w = v.pow_(self.alpha - 1.0)
-        else:
-            rows = self.density[label]
-            occupied = rows > 0
-            size = torch.where(occupied, rows.pow(self.alpha),
-                               torch.zeros_like(rows)).sum(dim=1)
-            bins_used = occupied.sum(dim=1)
-            was_empty = own <= 0
-            v_alpha = v.pow(self.alpha)
-            size += torch.where(was_empty, v_alpha, torch.zeros_like(v))
-            bins_used = (bins_used + was_empty.long()).clamp_(min=1)
-            w = size.div_(v_alpha).div_(bins_used)
-        w.mul_(member)  # w is finite: NaN g were binned as g = 0
-        # GHM-C's normalisation: mean weight 1 over the counted examples
-        # (member examples always have w > 0, so no member -> all zero).
-        w.mul_(member.sum() / w.sum().clamp_(min=1e-30))
-        return w.to(g.dtype)
+    def _count(self, label: Tensor, g: Tensor, cell: Tensor, mass: Tensor,
+               counted: Tensor) -> None:
+        F.accumulate_density_(self.density, cell, mass * counted)
+        if self._track_running_shift:
+            # Until the first update the margins come from the running
+            # density as it is before each batch (method.md §3 step 1).
+            self._shift_run.copy_(self._shift_of(self.density))
+        for observer in self._batch_observers.values():
+            observer(self, GHMCWAPBatch(label, g, counted))

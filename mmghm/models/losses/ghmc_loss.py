@@ -23,7 +23,7 @@ from torch import Tensor
 
 from mmghm.registry import MODELS
 from .base import BaseClsLoss
-from .utils import check_non_negative, check_positive_int
+from .utils import check_number, check_positive_int
 
 __all__ = ['GHMCLoss']
 
@@ -95,10 +95,8 @@ class GHMCLoss(BaseClsLoss):
             reduction=reduction, loss_weight=loss_weight,
             ignore_index=ignore_index, loss_name=loss_name)
         self.bins = check_positive_int('bins', bins, 1)
-        self.momentum = check_non_negative('momentum', momentum)
-        if self.momentum >= 1:
-            raise ValueError(
-                f'momentum must be in [0, 1), but got {momentum!r}.')
+        self.momentum = check_number('momentum', momentum, low=0.0,
+                                     high=1.0, high_open=True)
         if num_classes is not None:
             check_positive_int('num_classes', num_classes, 1)
         self.num_classes = num_classes

@@ -26,7 +26,7 @@ from torch import Tensor
 from mmghm.registry import MODELS
 from .base import BaseClsLoss
 from .class_balanced_loss import effective_number_weights
-from .utils import (ClassCountsMixin, CountsLike, check_non_negative,
+from .utils import (ClassCountsMixin, CountsLike, check_bool, check_number,
                     check_positive_int)
 
 __all__ = ['LDAMLoss', 'ldam_margins']
@@ -100,22 +100,14 @@ class LDAMLoss(ClassCountsMixin, BaseClsLoss):
             reduction=reduction, loss_weight=loss_weight,
             ignore_index=ignore_index, loss_name=loss_name)
         check_positive_int('num_classes', num_classes, 2)
-        self.max_m = check_non_negative('max_m', max_m)
-        self.s = check_non_negative('s', s)
-        if self.max_m <= 0 or self.s <= 0:
-            raise ValueError(f'max_m and s must be > 0, got max_m={max_m!r},'
-                             f' s={s!r}.')
+        self.max_m = check_number('max_m', max_m, low=0.0, low_open=True)
+        self.s = check_number('s', s, low=0.0, low_open=True)
         if drw_start_epoch is not None:
             check_positive_int('drw_start_epoch', drw_start_epoch, 0)
         self.drw_start_epoch = drw_start_epoch
-        self.drw_beta = check_non_negative('drw_beta', drw_beta)
-        if self.drw_beta >= 1:
-            raise ValueError(
-                f'drw_beta must be in [0, 1), but got {drw_beta!r}.')
-        if not isinstance(weighted_mean, bool):
-            raise ValueError(
-                f'weighted_mean must be a bool, but got {weighted_mean!r}.')
-        self.weighted_mean = weighted_mean
+        self.drw_beta = check_number('drw_beta', drw_beta, low=0.0, high=1.0,
+                                     high_open=True)
+        self.weighted_mean = check_bool('weighted_mean', weighted_mean)
         self.register_buffer(
             'margins', torch.zeros(num_classes, dtype=torch.float64),
             persistent=False)
@@ -131,7 +123,6 @@ class LDAMLoss(ClassCountsMixin, BaseClsLoss):
         self._init_class_counts(num_classes, class_counts)
 
     def _on_class_counts(self, counts: Tensor) -> None:
-        self._has_derived = True
         self.margins.copy_(ldam_margins(counts, self.max_m))
         self.drw_weight.copy_(effective_number_weights(counts, self.drw_beta))
 
@@ -157,7 +148,7 @@ class LDAMLoss(ClassCountsMixin, BaseClsLoss):
         return self.drw_weight.to(dtype) if self.drw_active else None
 
     def _per_example_loss(self, logits, label, valid, weight):
-        self._counts_ready()
+        self._require_counts()
         if (self.training and self.drw_start_epoch is not None
                 and not self._epoch_was_set and not self._warned):
             self._warned = True

@@ -197,13 +197,26 @@ def test_eval_mode_counts_nothing_and_matches_reference():
 
 
 def test_first_batch_has_no_margins_and_class_wise_weights():
-    # method.md §3: before any count S = 1, so the first batch is plain CE
-    # weighted within each class only.
-    loss = GHMCWAPLoss(3, num_bins=4, intra=False)
-    logits = torch.randn(16, 3, dtype=torch.float64)
-    labels = torch.randint(0, 3, (16, ))
-    torch.testing.assert_close(loss(logits, labels),
-                               F.cross_entropy(logits, labels))
+    # method.md §3: before any count S = 1, so the first batch has no
+    # margins: plain CE, weighted within each class by the batch's own
+    # histogram (uniform bins, so each example adds 1 to its bin and
+    # W = count^(alpha - 1), normalised to a batch mean of 1).
+    C, N, alpha = 3, 4, 0.9
+    loss = GHMCWAPLoss(C, num_bins=N, alpha=alpha)
+    gen = torch.Generator().manual_seed(0)
+    logits = torch.randn(16, C, dtype=torch.float64, generator=gen) * 3
+    labels = torch.randint(0, C, (16, ), generator=gen)
+    ce = F.cross_entropy(logits, labels, reduction='none')
+    g = 1 - torch.exp(-ce)  # no margins: g = 1 - softmax(z)_y
+    bins = (g * N).floor().long().clamp(max=N - 1)
+    counts = torch.zeros(C, N, dtype=torch.float64)
+    for y, b in zip(labels, bins):
+        counts[y, b] += 1
+    w = counts[labels, bins]**(alpha - 1)
+    w = w / w.mean()
+    assert w.max() > 1.1 * w.min()  # the weights do differ in the batch
+    torch.testing.assert_close(loss(logits, labels), (w * ce).mean())
+    torch.testing.assert_close(loss.density, counts)
 
 
 def test_gradcheck_float64():
@@ -220,15 +233,34 @@ def test_gradcheck_float64():
                                     eps=1e-6, atol=1e-6)
 
 
-def test_update_is_fast_at_inaturalist_size():
-    # A functional check of the vectorised update (the timing itself is in
-    # tools/analysis/benchmark_losses.py): no Python loop over 8142 classes.
-    loss = GHMCWAPLoss(8142, num_bins=30)
-    loss.density.uniform_(0, 50)
-    loss.density[::2, ::3] = 0
-    loss.update()
+def test_update_at_inaturalist_size_rebins_every_seen_class_by_the_rule():
+    # 8,142 classes (iNaturalist 2018), one vectorised update (its time is
+    # measured by tools/analysis/benchmark_losses.py, not here): every seen
+    # class gets the bins of Algorithm 1, every unseen class keeps its own.
+    C, N = 8142, 30
+    loss = GHMCWAPLoss(C, num_bins=N)
+    gen = torch.Generator().manual_seed(0)
+    density = torch.rand(C, N, generator=gen, dtype=torch.float64) * 50
+    density[::2, ::3] = 0
+    density[7::100] = 0  # unseen classes
+    loss.density.copy_(density)
+    record = loss.update()
+    seen = density.sum(1) > 0
+    assert torch.equal(record.seen, seen)
+    uniform = GHMCWAPLoss(2, num_bins=N).edges[0].expand(C, N + 1)
+    assert torch.equal(loss.edges[~seen], uniform[~seen])
+    for c in range(0, C, 509):  # the rule, class by class, with loops
+        if not seen[c]:
+            continue
+        widths = [1 / math.log(max(v, math.e)) for v in density[c].tolist()]
+        edges = [0.0]
+        for w in widths[:-1]:
+            edges.append(edges[-1] + w / sum(widths))
+        edges.append(1.0)
+        torch.testing.assert_close(
+            loss.edges[c].double(), torch.tensor(edges, dtype=torch.float64),
+            rtol=0, atol=1e-6)
     widths = loss.edges.diff(dim=1)
     assert (widths > 0).all()
-    torch.testing.assert_close(loss.edges[:, -1], torch.ones(8142))
-    assert torch.equal(loss.edges[:, 0], torch.zeros(8142))
-    torch.testing.assert_close(widths.sum(1), torch.ones(8142))
+    assert torch.equal(loss.edges[:, -1], torch.ones(C))
+    assert torch.equal(loss.edges[:, 0], torch.zeros(C))

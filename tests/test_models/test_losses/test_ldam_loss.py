@@ -158,7 +158,7 @@ def test_warns_once_without_the_hook(monkeypatch):
 @pytest.mark.parametrize('kwargs, match', [
     (dict(max_m=0.0), 'max_m'),
     (dict(s=-1.0), '^s '),
-    (dict(s=0.0), 's=0.0'),
+    (dict(s=0.0), '^s must be a finite number > 0, but got 0.0'),
     (dict(drw_start_epoch=-1), 'drw_start_epoch'),
     (dict(drw_start_epoch=1.5), 'drw_start_epoch'),
     (dict(drw_beta=1.0), 'drw_beta'),

@@ -163,17 +163,72 @@ def test_bad_inputs_raise_clear_errors(name):
         build(name, loss_name='no_prefix')
 
 
+#: The losses that define a soft-target (Mixup/CutMix) form.
+SOFT_TARGET_LOSSES = {
+    'BalancedSoftmaxLoss', 'ClassBalancedLoss', 'EffectiveNumberLoss'
+}
+
+
 @pytest.mark.parametrize('name', LOSS_NAMES)
 def test_soft_targets_are_supported_or_rejected_clearly(name):
-    z, _ = batch()
-    soft = torch.softmax(torch.randn(16, C), dim=1)  # Mixup/CutMix
+    """Losses with a soft form give, for one-hot soft targets, exactly their
+    hard-label loss; the others refuse soft targets naming Mixup."""
+    z, y = batch()
     loss = build(name)
-    try:
-        out = call(loss, z, soft, avg_factor=16)
-    except ValueError as e:
-        assert 'soft' in str(e) or 'Mixup' in str(e)
+    assert loss.supports_soft_target == (name in SOFT_TARGET_LOSSES)
+    one_hot = torch.nn.functional.one_hot(y, C).float()
+    if name in SOFT_TARGET_LOSSES:
+        soft = torch.softmax(torch.randn(16, C), dim=1)  # Mixup/CutMix
+        assert torch.isfinite(call(loss, z, soft, avg_factor=16))
+        torch.testing.assert_close(call(loss, z, one_hot, avg_factor=16),
+                                   call(build(name), z, y, avg_factor=16))
     else:
-        assert torch.isfinite(out)
+        with pytest.raises(ValueError, match='soft targets.*Mixup'):
+            call(loss, z, one_hot, avg_factor=16)
+
+
+def numeric_arguments(name):
+    """(argument, default) of every numeric constructor argument."""
+    params = inspect.signature(MODELS.get(name)).parameters
+    out = []
+    for arg, p in params.items():
+        if arg == 'num_classes':
+            out.append((arg, C))
+        elif isinstance(p.default, (int, float)) and \
+                not isinstance(p.default, bool):
+            out.append((arg, p.default))
+        elif arg in ('ignore_index', 'drw_start_epoch', 'background_index'):
+            out.append((arg, 1))
+    return out
+
+
+NUMERIC = [(name, arg, default) for name in LOSS_NAMES
+           for arg, default in numeric_arguments(name)]
+
+
+@pytest.mark.parametrize('name, arg, default', NUMERIC,
+                         ids=[f'{n}-{a}' for n, a, _ in NUMERIC])
+def test_every_numeric_argument_is_checked_by_name(name, arg, default):
+    """issue 11: NaN, infinities, strings and bools are refused with an error
+    that names the argument; integer arguments refuse fractions."""
+    bad = [float('nan'), float('inf'), 'a', True]
+    if isinstance(default, int):
+        bad.append(2.5)
+    for value in bad:
+        with pytest.raises(ValueError, match=rf'^{arg} must be'):
+            MODELS.build(loss_cfg(name, **{arg: value}))
+    MODELS.build(loss_cfg(name, **{arg: default}))  # the default is fine
+
+
+def test_numeric_arguments_cover_the_known_ones():
+    found = {(n, a) for n, a, _ in NUMERIC}
+    for expected in [('GHMCWAPLoss', 'alpha'), ('GHMCWAPLoss', 'gamma'),
+                     ('GHMCWAPLoss', 'num_bins'),
+                     ('GHMCWAPLoss', 'loss_weight'), ('LDAMLoss', 's'),
+                     ('DistSeesawLoss', 'eps'), ('GHMCLoss', 'momentum'),
+                     ('EqualizationLoss', 'lambda_'),
+                     ('BalancedSoftmaxLoss', 'tau')]:
+        assert expected in found
 
 
 @pytest.mark.parametrize('name', LOSS_NAMES)
@@ -234,3 +289,24 @@ def test_check_cls_inputs_accepts_valid_inputs():
     check_cls_inputs(torch.randn(3, 3), torch.tensor([0, 255, 2]), None,
                      ignore_index=255)
     check_cls_inputs(torch.randn(0, 3), torch.zeros(0, dtype=torch.long), 3)
+
+
+@pytest.mark.parametrize('name', LOSS_NAMES)
+def test_forward_and_backward_trace_as_one_graph(name):
+    """No host synchronisation: torch.compile(fullgraph=True) refuses any
+    read of a tensor's value on the host (``.item()``, ``bool(t)``,
+    data-dependent shapes) in the forward or backward of every loss, ignored
+    labels and example weights included. (The CUDA tests check the same
+    with ``set_sync_debug_mode('error')`` on a GPU.)"""
+    loss = build(name, ignore_index=255)
+    if hasattr(loss, 'set_epoch'):
+        loss.set_epoch(0)
+    torch._dynamo.reset()
+    traced = torch.compile(loss, fullgraph=True, backend='eager')
+    z, y = batch()
+    y[:3] = 255
+    w = torch.rand(16, generator=torch.Generator().manual_seed(3))
+    z.requires_grad_()
+    out = call(traced, z, y, weight=w, avg_factor=16)
+    out.backward()
+    assert torch.isfinite(out) and torch.isfinite(z.grad).all()
