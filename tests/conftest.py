@@ -191,3 +191,14 @@ def _restore_global_state():
     state = GlobalState()
     yield
     state.restore()
+
+
+# ---------------------------------------------------------------------------
+# 2-process (gloo) tests
+# ---------------------------------------------------------------------------
+@pytest.fixture
+def dist_init_method(tmp_path):
+    """``init_method`` of a 2-process gloo test: a ``file://`` rendezvous in
+    the test's own temp dir. A TCP port picked in advance may be taken by
+    another process before rank 0 listens on it; this file cannot be."""
+    return (tmp_path / 'dist_init').as_uri()
