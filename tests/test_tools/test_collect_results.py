@@ -254,7 +254,27 @@ def test_bad_input(tmp_path, capsys):
     assert 'No results found' in capsys.readouterr().out
 
 
-def test_real_runner_outputs(tmp_path):
+def _runner_clock(monkeypatch, stamp: str) -> None:
+    """Make the next Runners name their timestamp folder ``stamp``
+    (``%Y%m%d_%H%M%S``): MMEngine takes it from ``time.time()`` in
+    ``mmengine.runner.runner``; only that module's clock is replaced."""
+    import time
+
+    import mmengine.runner.runner as runner_module
+    now = time.mktime(time.strptime(stamp, '%Y%m%d_%H%M%S'))
+
+    class Clock:
+
+        def time(self):
+            return now
+
+        def __getattr__(self, name):
+            return getattr(time, name)
+
+    monkeypatch.setattr(runner_module, 'time', Clock())
+
+
+def test_real_runner_outputs(tmp_path, monkeypatch):
     """Train and test a toy model with MMEngine's Runner, then collect."""
     import torch
     from mmengine.evaluator import BaseMetric
@@ -305,21 +325,24 @@ def test_real_runner_outputs(tmp_path):
         val_evaluator=[Top1()], val_cfg=dict(), default_scope='mmengine',
         cfg=Config.fromfile(str(cfg_file)),
         default_hooks=dict(logger=dict(type='LoggerHook', interval=1)))
+    _runner_clock(monkeypatch, '20260101_000000')
     runner = Runner(train_dataloader=loader,
                     train_cfg=dict(by_epoch=True, max_epochs=3),
                     optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1)),
                     **common)
     runner.train()
+    assert (work_dir / '20260101_000000' / 'vis_data' /
+            'scalars.json').is_file()
     runs = cr.load_runs([str(tmp_path)])
     assert len(runs) == 1 and runs[0].config == name
     assert [m['accuracy/top1'] for m in runs[0].val] == [10.0, 20.0, 30.0]
     assert cr.select_metrics(runs[0])['group_accuracy/many'] == 4.5
     # tools/test.py: a new timestamp folder with one JSON object.
-    import time
-    time.sleep(1.1)  # a new timestamp
+    _runner_clock(monkeypatch, '20260101_000001')
     tester = Runner(test_dataloader=loader, test_evaluator=[Top1()],
                     test_cfg=dict(), **common)
     tester.test()
+    assert (work_dir / '20260101_000001' / '20260101_000001.json').is_file()
     (run, ) = cr.load_runs([str(tmp_path)])
     assert run.test['accuracy/top1'] == 10.0
     results, _ = cr.aggregate([run])
