@@ -45,8 +45,8 @@ def ref_ldam_loss(x, w, labels, counts, max_m=0.5, s=30.0):
     """LDAM (Cao et al., Eq. 13) on cosine logits, in float64, mean over the
     batch: CE(s * (cos - m_y e_y), y), m_c = max_m * n_c^(-1/4) / max_k
     n_k^(-1/4)."""
-    cos = (x / x.norm(dim=1, keepdim=True)) @ (w / w.norm(dim=0,
-                                                       keepdim=True))
+    unit_x = x / x.norm(dim=1, keepdim=True)
+    cos = unit_x @ (w / w.norm(dim=0, keepdim=True))
     raw = [n**-0.25 for n in counts]
     margins = torch.tensor([max_m * r / max(raw) for r in raw],
                            dtype=torch.float64)

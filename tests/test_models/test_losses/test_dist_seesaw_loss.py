@@ -131,8 +131,9 @@ def _address_space() -> int:
     raise RuntimeError('no VmSize in /proc/self/status')
 
 
-@pytest.mark.skipif(resource is None or not os.path.exists('/proc/self/status'),
-                    reason='needs RLIMIT_AS and /proc (Linux)')
+@pytest.mark.skipif(
+    resource is None or not os.path.exists('/proc/self/status'),
+    reason='needs RLIMIT_AS and /proc (Linux)')
 def test_large_class_count_needs_no_c_by_c_matrix():
     """At C = 60,000 a C x C float32 matrix takes 14.4 GB; forward and
     backward run with the address space capped 1 GiB above what the process
