@@ -124,9 +124,15 @@ class GlobalState:
         self.deterministic = torch.are_deterministic_algorithms_enabled()
         self.start_method = multiprocessing.get_start_method(allow_none=True)
         self.cv2_threads = self._cv2_threads()
-        self.environ = dict(os.environ)
+        self.environ = self._environ()
         self.cwd = os.getcwd()
         self.path = list(sys.path)
+
+    @staticmethod
+    def _environ():
+        # pytest's own PYTEST_CURRENT_TEST changes with every test phase.
+        return {k: v for k, v in os.environ.items()
+                if k != 'PYTEST_CURRENT_TEST'}
 
     @staticmethod
     def _cv2_threads():
@@ -167,8 +173,9 @@ class GlobalState:
         if self.cv2_threads is not None and \
                 self._cv2_threads() != self.cv2_threads:
             sys.modules['cv2'].setNumThreads(self.cv2_threads)
-        if dict(os.environ) != self.environ:
-            for key in set(os.environ) - set(self.environ):
+        environ = self._environ()
+        if environ != self.environ:
+            for key in set(environ) - set(self.environ):
                 del os.environ[key]
             os.environ.update(self.environ)
         if os.getcwd() != self.cwd:
