@@ -201,17 +201,40 @@ def test_config_builds_and_matches_its_name(name):
         assert type(model.head).__name__ == 'NormedLinearClsHead'
 
 
-def test_evaluators_build():
+#: {data} -> (mode, thresholds, num_groups, group names) of the built
+#: GroupAccuracy: ten classes leave fixed thresholds' groups empty, so three
+#: equal groups by count; the paper's four groups on the large data sets.
+GROUPING = {
+    'cifar10-lt': ('quantile', None, 3, ('many', 'medium', 'few')),
+    'cifar10jpeg-lt': ('quantile', None, 3, ('many', 'medium', 'few')),
+    'digits-lt': ('quantile', None, 3, ('many', 'medium', 'few')),
+    'cifar100-lt': ('threshold', (100, 20), 3, ('many', 'medium', 'few')),
+    'tinyimagenet-lt': ('threshold', (100, 20), 3,
+                        ('many', 'medium', 'few')),
+    'imagenet-lt': ('four', (100, 20, 10), 4,
+                    ('many', 'medium', 'few', 'rare')),
+    'inat2017': ('four', (100, 20, 10), 4,
+                 ('many', 'medium', 'few', 'rare')),
+}
+
+
+@pytest.mark.parametrize('name', sorted(NAMES))
+def test_evaluators_build_with_the_data_sets_grouping(name):
     from mmpretrain.registry import METRICS
-    for name in ('ghm-cwap_resnet32_200e_cifar10-lt-if100',
-                 'ghm-cwap_resnet50_90e_imagenet-lt'):
+    cfg = load(name)
+    mode, thresholds, num_groups, group_names = GROUPING[
+        collect.parse_config_name(name).dataset]
+    for field in ('val_evaluator', 'test_evaluator'):
         with DefaultScope.overwrite_default_scope('mmpretrain'):
-            metrics = [METRICS.build(m) for m in load(name).val_evaluator]
+            metrics = [METRICS.build(copy.deepcopy(m)) for m in cfg[field]]
         assert [type(m).__name__ for m in metrics] == [
-            'Accuracy', 'GroupAccuracy']
-    # ImageNet-LT: the paper's four groups; CIFAR-10-LT: three equal groups.
-    assert metrics[1].mode == 'four'
-    assert metrics[1].group_names == ('many', 'medium', 'few', 'rare')
+            'Accuracy', 'GroupAccuracy'], field
+        group = metrics[1]
+        assert group.mode == mode, field
+        if thresholds is not None:
+            assert tuple(group.thresholds) == thresholds, field
+        assert group.num_groups == num_groups, field
+        assert tuple(group.group_names) == group_names, field
 
 
 def test_paper_grid_is_complete():
@@ -324,9 +347,12 @@ def test_schedule_large_scale_is_decoupling():
 
 def test_digits_demo_data_and_one_training_step():
     """The README demo's data are real and long-tailed with >= 1 image a
-    class, and one training step of its model gives a finite loss."""
+    class, and one training step of its model (the config's preprocessor,
+    loss and optimizer; forward, backward, SGD step) counts the batch into
+    GHM-CWAP's histograms and moves every parameter as SGD says."""
     from mmengine.dataset import default_collate
-    from mmpretrain.registry import DATASETS
+    from mmengine.optim import build_optim_wrapper
+    from mmpretrain.registry import DATASETS, MODELS
     cfg = load('ghm-cwap_resnet20_demo_digits-lt')
     with DefaultScope.overwrite_default_scope('mmpretrain'):
         train = DATASETS.build(copy.deepcopy(cfg.train_dataloader.dataset))
@@ -338,14 +364,42 @@ def test_digits_demo_data_and_one_training_step():
     assert len(train) == 568 and len(test) == 355
     batch = default_collate([train[i] for i in range(8)])
     assert batch['inputs'][0].shape == (3, 32, 32)
-    model = build_model(cfg)
+    labels = torch.cat([s.gt_label for s in batch['data_samples']])
+
+    # As the Runner builds it: the config's data preprocessor in the model.
+    model_cfg = copy.deepcopy(cfg.model)
+    model_cfg.data_preprocessor = dict(type='ClsDataPreprocessor',
+                                       **cfg.data_preprocessor)
+    torch.manual_seed(0)
     with DefaultScope.overwrite_default_scope('mmpretrain'):
-        from mmpretrain.registry import MODELS
-        preprocessor = MODELS.build(
-            dict(type='ClsDataPreprocessor', **cfg.data_preprocessor))
-    data = preprocessor(batch, training=True)
-    losses = model(**data, mode='loss')
-    assert torch.isfinite(losses['loss'])
+        model = MODELS.build(model_cfg)
+    with DefaultScope.overwrite_default_scope('mmengine'):
+        optim_wrapper = build_optim_wrapper(model,
+                                            copy.deepcopy(cfg.optim_wrapper))
+    model.train()
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    # BaseModel.train_step, with the gradients kept to check the step
+    data = model.data_preprocessor(batch, True)
+    loss, _ = model.parse_losses(model(**data, mode='loss'))
+    assert torch.isfinite(loss)
+    optim_wrapper.backward(loss)
+    grads = {n: p.grad.clone() for n, p in model.named_parameters()}
+    optim_wrapper.step()
+
+    # the loss counted the batch (uniform bins: the density is a count)
+    ghm = loss_module(model)
+    torch.testing.assert_close(ghm.density.sum(1),
+                               torch.bincount(labels, minlength=10).float())
+    # SGD's first step (momentum buffer = gradient): p -= lr (g + wd p)
+    opt = cfg.optim_wrapper.optimizer
+    assert (opt.type, opt.lr, opt.weight_decay) == ('SGD', 0.1, 2e-4)
+    for name, param in model.named_parameters():
+        assert grads[name].abs().sum() > 0, name
+        torch.testing.assert_close(
+            param.detach(),
+            before[name] - opt.lr * (grads[name] +
+                                     opt.weight_decay * before[name]),
+            msg=name)
 
 
 def test_env_variable_default_data_root(monkeypatch):

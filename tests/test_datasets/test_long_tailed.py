@@ -42,13 +42,18 @@ def balanced_labels(num_classes, per_class, interleave=True):
 
 
 def reference_selection(labels, targets, seed):
-    """LDAM-DRW's gen_imbalanced_data, written out: per-class shuffle."""
-    np.random.seed(seed)
+    """LDAM-DRW's gen_imbalanced_data, written out: per-class shuffle.
+
+    LDAM-DRW seeds NumPy's global generator (``np.random.seed(seed)``); a
+    ``RandomState(seed)`` of our own draws the same numbers without changing
+    the global state other tests see.
+    """
+    rng = np.random.RandomState(seed)
     labels = np.asarray(labels)
     kept = []
     for cls, n in enumerate(targets):
         idx = np.where(labels == cls)[0]
-        np.random.shuffle(idx)
+        rng.shuffle(idx)
         kept.extend(idx[:n].tolist())
     return sorted(kept)
 

@@ -77,26 +77,51 @@ def test_background_margins_match_formula(bg_arg, bg):
                             reduction='none'))
 
 
-def test_background_index_changes_only_the_margins():
-    """Same state, inter=False: background_index has no effect; with
-    margins it changes the loss of background and foreground examples."""
+@pytest.mark.parametrize('intra', [False, True], ids=['no-W', 'W'])
+@pytest.mark.parametrize('counts, background_most_frequent', [
+    ([2, 5, 9, 60], True),  # as in detection
+    ([60, 9, 5, 2], False),
+], ids=['bg-most-frequent', 'bg-rarest'])
+def test_background_index_changes_only_the_margins(
+        counts, background_most_frequent, intra):
+    """Same state, inter=False: background_index has no effect. With
+    margins it changes only the losses whose margins change:
+    M_{m,n} = gamma * log(min(1, S_n / S_m)) is 0 wherever S_n >= S_m.
+
+    - background the most frequent class: foreground examples had no
+      margin on the background logit anyway (unchanged); background
+      examples lose their margins (changed).
+    - background the rarest class: background examples had no margins
+      anyway (unchanged); foreground examples lose their margin on the
+      background logit (changed).
+
+    "Unchanged" is exact without intra weights, and up to one common factor
+    with them: the weights are normalised to mean 1 over the whole batch,
+    which holds the changed examples."""
     C = 4
     gen = torch.Generator().manual_seed(0)
     logits = torch.randn(32, C, generator=gen)
     labels = torch.randint(0, C, (32, ), generator=gen)
+    is_bg = labels == 3
+    assert 0 < is_bg.sum() < 32
+    changed, same = (is_bg, ~is_bg) if background_most_frequent else \
+        (~is_bg, is_bg)
     for inter in (False, True):
-        a = seen_epochs(GHMCWAPLoss(C, num_bins=5, inter=inter), C,
-                        [2, 5, 9, 60])
-        b = seen_epochs(
-            GHMCWAPLoss(C, num_bins=5, inter=inter, background_index=-1), C,
-            [2, 5, 9, 60])
+        a, b = (seen_epochs(
+            GHMCWAPLoss(C, num_bins=5, intra=intra, inter=inter,
+                        background_index=bg), C, counts) for bg in (None, -1))
         la = a(logits, labels, reduction_override='none')
         lb = b(logits, labels, reduction_override='none')
-        if inter:
-            assert not torch.allclose(la[labels == 3], lb[labels == 3])
-        else:
+        if not inter:
             torch.testing.assert_close(la, lb)
             torch.testing.assert_close(a.density, b.density)
+            continue
+        assert not torch.isclose(la[changed], lb[changed]).any()
+        if intra:
+            ratio = la[same] / lb[same]
+            torch.testing.assert_close(ratio, ratio[:1].expand_as(ratio))
+        else:
+            torch.testing.assert_close(la[same], lb[same])
 
 
 @pytest.mark.parametrize('value', [True, 1.5, 5, -6, '4'])

@@ -5,8 +5,8 @@ must hold identical state, and wherever g does not depend on the live
 first-epoch statistics (``inter=False``, or any update after the first) the
 state equals that of one process that saw all the data.
 """
+import datetime
 import os
-import socket
 
 import pytest
 import torch
@@ -16,12 +16,6 @@ import torch.multiprocessing as mp
 from mmghm.models.losses import GHMCWAPLoss
 
 C, N, EPOCHS, BATCHES, B = 5, 8, 3, 4, 40
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 def batches():
@@ -49,9 +43,10 @@ def run(loss, data, rank=0, world=1, first_epoch=0):
     return states
 
 
-def worker(rank, world, port, inter, out_dir, first_epoch):
-    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
-    torch_dist.init_process_group('gloo', rank=rank, world_size=world)
+def worker(rank, world, init_method, inter, out_dir, first_epoch):
+    torch_dist.init_process_group(
+        'gloo', init_method=init_method, rank=rank, world_size=world,
+        timeout=datetime.timedelta(seconds=120))
     try:
         torch.set_num_threads(1)
         loss = GHMCWAPLoss(C, num_bins=N, inter=inter)
@@ -65,7 +60,8 @@ def worker(rank, world, port, inter, out_dir, first_epoch):
 
 
 @pytest.mark.parametrize('inter', [True, False])
-def test_two_ranks_sync_and_match_one_process(tmp_path, inter):
+def test_two_ranks_sync_and_match_one_process(tmp_path, inter,
+                                              dist_init_method):
     single = run(GHMCWAPLoss(C, num_bins=N, inter=inter), batches())
     # With margins, g in the first epoch depends on each rank's own running
     # density (method.md §3): both setups then start from the state after
@@ -74,7 +70,8 @@ def test_two_ranks_sync_and_match_one_process(tmp_path, inter):
     if first_epoch:
         torch.save(single[0], tmp_path / 'start.pth')
     mp.start_processes(
-        worker, args=(2, free_port(), inter, str(tmp_path), first_epoch),
+        worker,
+        args=(2, dist_init_method, inter, str(tmp_path), first_epoch),
         nprocs=2, join=True, start_method='spawn')
     rank0 = torch.load(tmp_path / 'rank0.pth')
     rank1 = torch.load(tmp_path / 'rank1.pth')

@@ -121,10 +121,22 @@ def test_epoch_based_updates_each_epoch_before_checkpoint(tmp_path):
     loss = find_ghm_cwap_losses(runner.model)[0]
     assert int(loss.num_updates) == 3
     # after each epoch's update the running density is empty and the
-    # reference holds the epoch's examples: 60 = 32 + 16 + 8 + 4
+    # reference holds the epoch's examples: 60 = 32 + 16 + 8 + 4. Each
+    # example added 1 / (N d) to its bin (d: the width of its bin in the
+    # edges in force during that epoch), so sum_i v_i * N * d_i counts them.
+    edges_in_force = snapshot.before['edges']
+    assert len(snapshot.states) == 3
     for epoch, state in enumerate(snapshot.states, start=1):
         assert int(state['num_updates']) == epoch
         assert state['density'].sum() == 0
+        examples = (state['ref_density'] * 5 *
+                    edges_in_force.diff(dim=1)).sum(dim=1)
+        torch.testing.assert_close(examples,
+                                   torch.tensor([32., 16., 8., 4.]))
+        if epoch > 1:  # the AURA bins of the previous update, not uniform
+            assert not torch.allclose(edges_in_force,
+                                      snapshot.before['edges'])
+        edges_in_force = state['edges']
     # the checkpoint holds the updated state (AURAHook ran before it)
     ckpt = torch.load(tmp_path / 'epoch_3.pth', map_location='cpu')
     for name in ('edges', 'ref_density', 'density', 'num_updates'):

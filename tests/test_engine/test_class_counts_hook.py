@@ -1,9 +1,9 @@
 """ClassCountsHook in real Runners: train -> checkpoint -> test, wrappers,
 DDP broadcast, errors. Data: scikit-learn's real digits, long-tailed."""
 import copy
+import datetime
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -230,15 +230,10 @@ def test_a_missing_class_folder_stops_before_training(tmp_path, loss):
     assert runner.iter == 0  # no training step ran
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
-def _dist_worker(rank, port, out_dir):
-    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
-    torch_dist.init_process_group('gloo', rank=rank, world_size=2)
+def _dist_worker(rank, init_method, out_dir):
+    torch_dist.init_process_group(
+        'gloo', init_method=init_method, rank=rank, world_size=2,
+        timeout=datetime.timedelta(seconds=120))
     try:
         # Each rank would count differently; all must get rank 0's counts.
         got = broadcast_from_main(lambda: [rank + 1] * 3)
@@ -253,8 +248,8 @@ def _dist_worker(rank, port, out_dir):
         torch_dist.destroy_process_group()
 
 
-def test_broadcast_from_rank0_under_ddp(tmp_path):
-    mp.spawn(_dist_worker, args=(_free_port(), str(tmp_path)), nprocs=2,
+def test_broadcast_from_rank0_under_ddp(tmp_path, dist_init_method):
+    mp.spawn(_dist_worker, args=(dist_init_method, str(tmp_path)), nprocs=2,
              join=True)
     rank0 = (tmp_path / 'rank0.txt').read_text().splitlines()
     rank1 = (tmp_path / 'rank1.txt').read_text().splitlines()

@@ -96,10 +96,37 @@ def test_sorted_data_match_the_runs(run_outputs):
     assert data['order'].tolist() == list(range(10))
     assert np.allclose(data['accuracy'], ce['per_class_accuracy'])
     assert data['group'].tolist() == [0, 0, 0, 0, 1, 1, 1, 2, 2, 2]
+    # The same run with its classes relabelled: the sort undoes it.
+    perm = [3, 7, 0, 9, 5, 1, 8, 2, 6, 4]  # new class i = old class perm[i]
+    keys = ('class_counts', 'per_class_accuracy', 'group_of_class')
+    relabelled = dict(ce, **{k: [ce[k][p] for p in perm] for k in keys})
+    back = tool.sort_by_frequency(relabelled)
+    assert [perm[i] for i in back['order']] == list(range(10))
+    for key in ('counts', 'accuracy', 'group'):
+        assert np.array_equal(back[key], data[key]), key
     # The per-class numbers are consistent with the logged top-1.
     acc = np.array(ce['per_class_accuracy'])
     n = np.array(ce['num_test_samples'])
     assert (acc * n).sum() / n.sum() == pytest.approx(ce['top1'])
+
+
+def test_sort_by_frequency_orders_permuted_counts_with_ties_by_index():
+    """Most to least frequent, ties by class index; every per-class column
+    moves with its class (a class without test samples gives NaN)."""
+    tool = load_tool()
+    counts = [5, 40, 5, 12, 40, 1, 12, 5]
+    accuracy = [50.0, 90.0, None, 70.0, 80.0, 0.0, 60.0, 40.0]
+    groups = [2, 0, 2, 1, 0, 2, 1, 2]
+    data = tool.sort_by_frequency(dict(
+        class_counts=counts, per_class_accuracy=accuracy,
+        group_of_class=groups))
+    expected = sorted(range(8), key=lambda c: (-counts[c], c))
+    assert expected == [1, 4, 3, 6, 0, 2, 7, 5]
+    assert data['order'].tolist() == expected
+    assert data['counts'].tolist() == [40, 40, 12, 12, 5, 5, 5, 1]
+    assert data['group'].tolist() == [0, 0, 1, 1, 2, 2, 2, 2]
+    np.testing.assert_array_equal(
+        data['accuracy'], [90.0, 80.0, 70.0, 60.0, 50.0, np.nan, 40.0, 0.0])
 
 
 def test_bad_inputs(run_outputs, tmp_path):

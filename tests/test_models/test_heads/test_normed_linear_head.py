@@ -41,22 +41,55 @@ def test_cosine_logits_and_init():
     assert torch.allclose(scaled((x, )), 16 * out)
 
 
+def ref_ldam_loss(x, w, labels, counts, max_m=0.5, s=30.0):
+    """LDAM (Cao et al., Eq. 13) on cosine logits, in float64, mean over the
+    batch: CE(s * (cos - m_y e_y), y), m_c = max_m * n_c^(-1/4) / max_k
+    n_k^(-1/4)."""
+    unit_x = x / x.norm(dim=1, keepdim=True)
+    cos = unit_x @ (w / w.norm(dim=0, keepdim=True))
+    raw = [n**-0.25 for n in counts]
+    margins = torch.tensor([max_m * r / max(raw) for r in raw],
+                           dtype=torch.float64)
+    z = s * (cos - torch.nn.functional.one_hot(labels, len(counts)) *
+             margins[labels].unsqueeze(1))
+    return -torch.log_softmax(z, dim=1).gather(1, labels[:, None]).mean()
+
+
 def test_loss_and_predict_with_ldam():
+    """ClsHead.loss through the cosine logits and LDAM (values and weight
+    gradient against a float64 reference); predict gives the argmax and
+    softmax of the cosine logits."""
+    counts = [40, 20, 5, 1]
+    torch.manual_seed(0)  # the head's own uniform init
     head = MODELS.build(
         dict(type='mmghm.NormedLinearClsHead', num_classes=4,
              in_channels=6,
              loss=dict(type='mmghm.LDAMLoss', num_classes=4,
-                       class_counts=[40, 20, 5, 1])))
-    x = torch.randn(5, 6)
-    samples = [DataSample().set_gt_label(i % 4) for i in range(5)]
+                       class_counts=counts)))
+    # Columns no longer of unit norm (as after training): the cosine
+    # logits must not depend on their norms.
+    with torch.no_grad():
+        head.weight.mul_(torch.tensor([0.5, 2.0, 3.0, 1.0]))
+    x = torch.randn(5, 6, generator=torch.Generator().manual_seed(1))
+    labels = torch.tensor([0, 1, 2, 3, 0])
+    samples = [DataSample().set_gt_label(int(i)) for i in labels]
     losses = head.loss((x, ), samples)
-    assert torch.isfinite(losses['loss'])
     losses['loss'].backward()
-    assert head.weight.grad is not None and \
-        torch.isfinite(head.weight.grad).all()
+
+    w = head.weight.detach().double().requires_grad_(True)
+    expected = ref_ldam_loss(x.double(), w, labels, counts)
+    expected.backward()
+    torch.testing.assert_close(losses['loss'].double(), expected,
+                               rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(head.weight.grad.double(), w.grad,
+                               rtol=1e-4, atol=1e-6)
+
     preds = head.predict((x, ))
-    assert len(preds) == 5
-    assert int(preds[0].pred_label) == int(head((x, ))[0].argmax())
+    cos = ref_cosine(x.double(), head.weight.detach().double())
+    assert [int(p.pred_label) for p in preds] == cos.argmax(1).tolist()
+    torch.testing.assert_close(
+        torch.stack([p.pred_score for p in preds]).double(),
+        cos.softmax(dim=1), rtol=1e-5, atol=1e-6)
 
 
 def test_zero_feature_is_finite():

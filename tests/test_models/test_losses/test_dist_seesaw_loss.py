@@ -1,8 +1,13 @@
 """DistSeesawLoss: Seesaw (Wang et al., CVPR 2021) values, MMPretrain
 parity, state rules and distributed (2-process gloo) counting."""
+import datetime
 import math
 import os
-import socket
+
+try:
+    import resource
+except ImportError:  # Windows
+    resource = None
 
 import pytest
 import torch
@@ -117,14 +122,51 @@ def test_zero_counts_and_dtype():
     assert loss.cum_samples.dtype == torch.float64
 
 
+def _address_space() -> int:
+    """This process's virtual memory size (VmSize) in bytes."""
+    with open('/proc/self/status') as f:
+        for line in f:
+            if line.startswith('VmSize:'):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError('no VmSize in /proc/self/status')
+
+
+@pytest.mark.skipif(
+    resource is None or not os.path.exists('/proc/self/status'),
+    reason='needs RLIMIT_AS and /proc (Linux)')
 def test_large_class_count_needs_no_c_by_c_matrix():
-    # C = 60,000: a C x C float matrix would need 14 GB.
-    C = 60000
+    """At C = 60,000 a C x C float32 matrix takes 14.4 GB; forward and
+    backward run with the address space capped 1 GiB above what the process
+    already holds, so a C x C temporary (even a bool one, 3.6 GB) fails to
+    allocate."""
+    C, budget = 60000, 1 << 30
+    assert C * C > 3 * budget
+    # Warm up with a small C on a large batch: thread pools and allocator
+    # arenas that the first parallel kernels create count as already held.
+    small = DistSeesawLoss(64)
+    z = torch.randn(8192, 64, requires_grad=True)
+    small(z, torch.arange(8192) % 64).backward()
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    limit = _address_space() + budget
+    if hard != resource.RLIM_INFINITY and hard < limit:
+        pytest.skip(f'RLIMIT_AS hard limit {hard} is below {limit}')
     loss = DistSeesawLoss(C)
     z = torch.randn(4, C, requires_grad=True)
     y = torch.tensor([0, 1, 59999, 123])
-    loss(z, y).backward()
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    try:
+        out = loss(z, y)
+        out.backward()
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
     assert torch.isfinite(z.grad).all()
+    assert torch.equal(loss.cum_samples[[0, 1, 59999, 123]],
+                       torch.ones(4, dtype=torch.float64))
+    # the values of the formula (every other class seen 0 times, counted
+    # as 1: no mitigation among the four)
+    expected = ref_seesaw(z.detach().double(), y,
+                          loss.cum_samples.tolist()).mean()
+    torch.testing.assert_close(out.double(), expected, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize('kwargs, match', [
@@ -144,16 +186,11 @@ def test_bad_arguments(kwargs, match):
 # ---------------------------------------------------------------------------
 # two processes, CPU (gloo)
 # ---------------------------------------------------------------------------
-def _free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
-def _worker(rank, world_size, port, out_dir):
-    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
+def _worker(rank, world_size, init_method, out_dir):
     torch.set_num_threads(1)
-    torch_dist.init_process_group('gloo', rank=rank, world_size=world_size)
+    torch_dist.init_process_group(
+        'gloo', init_method=init_method, rank=rank, world_size=world_size,
+        timeout=datetime.timedelta(seconds=120))
     try:
         loss = DistSeesawLoss(7)
         shards = list(batches(3, seed=rank))  # different data per rank
@@ -164,25 +201,11 @@ def _worker(rank, world_size, port, out_dir):
         torch_dist.destroy_process_group()
 
 
-def test_two_processes_share_global_counts(tmp_path):
-    # fork: a spawned interpreter re-imports torch and mmpretrain (~15-30 s
-    # on 2 cores). The workers' tensors are far below PyTorch's OpenMP
-    # grain size, so no parallel region runs after the fork; a timeout
-    # still bounds the test should a worker hang.
-    ctx = mp.get_context('fork')
-    port = _free_port()
-    procs = [
-        ctx.Process(target=_worker, args=(r, 2, port, str(tmp_path)))
-        for r in range(2)
-    ]
-    for proc in procs:
-        proc.start()
-    for proc in procs:
-        proc.join(timeout=120)
-    for proc in procs:
-        if proc.is_alive():
-            proc.terminate()
-    assert [proc.exitcode for proc in procs] == [0, 0]
+def test_two_processes_share_global_counts(tmp_path, dist_init_method):
+    # spawn, not fork: forking a process that has imported torch (and may
+    # hold its thread pools' locks) can deadlock the child.
+    mp.spawn(_worker, args=(2, dist_init_method, str(tmp_path)), nprocs=2,
+             join=True)
     results = [torch.load(tmp_path / f'rank{r}.pth') for r in range(2)]
     shards = [list(batches(3, seed=r)) for r in range(2)]
     # every rank holds the counts of all ranks' labels

@@ -130,21 +130,29 @@ def test_ignored_and_zero_weight_examples_are_not_counted():
 
 
 def test_edge_values_fall_in_the_upper_bin():
-    # g exactly 0, 0.5 and 1 (sigmoid saturates): 0 -> bin 0, 0.5 -> bin
-    # 15 of 30, 1 -> last bin.
-    loss = GHMCLoss(momentum=0.0)
-    z = torch.tensor([[200.0, 0.0, -200.0]])  # label 0: g = 0, 0.5, 0
+    """g on an edge belongs to the bin above it, g = 1 to the last bin: the
+    EMA (momentum > 0) records which of the 30 bins each term occupied."""
+    loss = GHMCLoss(momentum=0.75)
+    ref = RefGHMC(30, 0.75)
     y = torch.tensor([0])
-    loss(z, y)
-    z2 = torch.tensor([[-200.0, 200.0, 0.0]])  # g = 1, 1, 0.5
-    ref = RefGHMC(30, 0.0)
-    for zz in (z, z2):
-        w, _ = ref.weights(zz.tolist(), y.tolist(), [True])
-        assert torch.allclose(
-            loss(zz.double(), y, reduction_override='none'),
-            (w * torch.nn.functional.binary_cross_entropy_with_logits(
-                zz.double(), torch.nn.functional.one_hot(y, 3).double(),
-                reduction='none')).sum(1) / 3)
+    # label 0: g = 1 - sigmoid(200) = 0, sigmoid(0) = 0.5, sigmoid(-200) = 0
+    z1 = torch.tensor([[200.0, 0.0, -200.0]], dtype=torch.float64)
+    # g = 1 - sigmoid(-200) = 1, sigmoid(200) = 1, sigmoid(0) = 0.5
+    z2 = torch.tensor([[-200.0, 200.0, 0.0]], dtype=torch.float64)
+    expected = torch.zeros(30)
+    for z, counts in ((z1, {0: 2, 15: 1}), (z2, {29: 2, 15: 1})):
+        value = loss(z, y, reduction_override='none')
+        # acc <- 0.75 acc + 0.25 count, only in the bins this batch occupies
+        for i, n in counts.items():
+            expected[i] = 0.75 * expected[i] + 0.25 * n
+        assert torch.equal(loss.acc_sum, expected)
+        w, _ = ref.weights(z.tolist(), y.tolist(), [True])
+        bce = torch.nn.functional.binary_cross_entropy_with_logits(
+            z, torch.nn.functional.one_hot(y, 3).double(), reduction='none')
+        assert torch.allclose(value, (w * bce).sum(1) / 3)
+    assert expected.nonzero().view(-1).tolist() == [0, 15, 29]
+    assert torch.allclose(loss.acc_sum.double(),
+                          torch.tensor(ref.acc_sum, dtype=torch.float64))
 
 
 def test_all_ignored_batch_is_zero_with_graph():
