@@ -111,10 +111,14 @@ class _MarginCrossEntropy(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, logits: Tensor, label: Tensor,
-                shift: Optional[Tensor]) -> Tuple[Tensor, Tensor]:
+    def forward(ctx, logits: Tensor, label: Tensor, shift: Optional[Tensor],
+                two_sided: bool = False) -> Tuple[Tensor, Tensor]:
         if shift is None:
             adjusted = logits
+        elif two_sided:
+            # z_n + a_n - a_m: the row's -a_m cancels in the softmax.
+            adjusted = logits + shift.view((1, -1) + (1, ) *
+                                           (logits.dim() - 2))
         else:
             col, row = (shift, shift) if shift.dim() == 1 else shift.unbind()
             # (1, C, 1, ...) against (B, 1, d1, ...): classes along dim 1
@@ -152,13 +156,13 @@ class _MarginCrossEntropy(torch.autograd.Function):
         else:
             grad = torch._log_softmax_backward_data(grad_log_prob, log_prob,
                                                     1, log_prob.dtype)
-        return grad, None, None
+        return grad, None, None, None
 
 
 def margin_cross_entropy(logits: Tensor,
                          label: Tensor,
-                         shift: Optional[Tensor] = None
-                         ) -> Tuple[Tensor, Tensor]:
+                         shift: Optional[Tensor] = None,
+                         two_sided: bool = False) -> Tuple[Tensor, Tensor]:
     """Per-example ``CE(z + M_y, y)`` (Eq. 3) and the gradient norm ``g``.
 
     Classes lie along dim 1, as in ``F.cross_entropy``: dense logits
@@ -171,13 +175,19 @@ def margin_cross_entropy(logits: Tensor,
         shift: (C,) ``a = gamma * log S`` (:func:`margin_shift`), (2, C)
             from :func:`split_background_shift`, or None for no margins;
             in the dtype of ``logits``.
+        two_sided: Margins ``M_{m,n} = a_n - a_m`` for every n (a logit
+            adjustment by ``a``) instead of Eq. 2's ``min(0, a_n - a_m)``;
+            needs a (C,) shift.
 
     Returns:
         tuple[Tensor, Tensor]: losses (differentiable w.r.t. ``logits``)
         and ``g = 1 - softmax(z + M)_y`` (detached, method.md §1), both in
         the shape of ``label``.
     """
-    return _MarginCrossEntropy.apply(logits, label, shift)
+    if two_sided and shift is not None and shift.dim() != 1:
+        raise ValueError('two-sided margins take a (C,) shift, not the '
+                         '(2, C) one of a background class.')
+    return _MarginCrossEntropy.apply(logits, label, shift, two_sided)
 
 
 # ----------------------------------------------------------------------

@@ -47,8 +47,10 @@ __all__ = ['GHMCWAPLoss', 'GHMCWAPBatch', 'AURAUpdate']
 #: Constructor arguments that define what the state means, in the order of
 #: the ``config`` buffer (saved with the state, checked when it is loaded).
 CONFIG_FIELDS = ('num_classes', 'num_bins', 'alpha', 'gamma', 'intra',
-                 'intra_weight', 'inter', 'adaptive', 'background_index')
+                 'intra_weight', 'inter', 'adaptive', 'background_index',
+                 'margin', 'start_epoch')
 _INTRA_WEIGHTS = ('tempered', 'paper')
+_MARGINS = ('one_sided', 'two_sided')
 
 
 def _encode_config(config: dict) -> Tensor:
@@ -60,6 +62,8 @@ def _encode_config(config: dict) -> Tensor:
         value = config[name]
         if name == 'intra_weight':
             value = _INTRA_WEIGHTS.index(value)
+        elif name == 'margin':
+            value = _MARGINS.index(value)
         elif name == 'background_index' and value is None:
             value = -1
         values.append(float(value))
@@ -71,9 +75,11 @@ def _decode_config(vector: Tensor) -> dict:
     for name, value in zip(CONFIG_FIELDS, vector.tolist()):
         if name == 'intra_weight':
             value = _INTRA_WEIGHTS[int(value)] if value in (0, 1) else value
+        elif name == 'margin':
+            value = _MARGINS[int(value)] if value in (0, 1) else value
         elif name in ('intra', 'inter', 'adaptive'):
             value = bool(value)
-        elif name in ('num_classes', 'num_bins'):
+        elif name in ('num_classes', 'num_bins', 'start_epoch'):
             value = int(value)
         elif name == 'background_index':
             value = None if value < 0 else int(value)
@@ -176,6 +182,21 @@ class GHMCWAPLoss(BaseClsLoss):
             counted into its own histogram and weighted (Eq. 1) like any
             class. None (default): no background, every class is balanced
             against every other.
+        margin: ``'one_sided'`` (default, the paper's Eq. 2: ``M_{m,n} =
+            gamma * log(min(1, S_n / S_m))``, only rarer classes' logits
+            are lowered for an example) or ``'two_sided'`` (``M_{m,n} =
+            gamma * log(S_n / S_m)``: also raises more frequent classes'
+            logits, i.e. Balanced Softmax's logit adjustment with the
+            effective sizes S in place of the class counts). An option of
+            ours, not the paper's (docs/method.md, "Options beyond the
+            paper"); needs ``background_index=None``.
+        start_epoch: Deferred start (as LDAM-DRW defers its re-weighting):
+            before this 0-based epoch the loss is plain cross-entropy
+            (W = 1, M = 0) while the histograms are counted and updated as
+            usual, so weights and margins start from a full epoch's
+            statistics. Needs ``LossEpochHook`` (mmghm's runtime has it),
+            which calls :meth:`set_epoch`. 0 (default): the paper's method
+            from the first step. An option of ours, not the paper's.
     """
 
     default_loss_name = 'loss_ghm_cwap'
@@ -205,7 +226,9 @@ class GHMCWAPLoss(BaseClsLoss):
                  ignore_index: Optional[int] = None,
                  loss_name: str = 'loss_ghm_cwap',
                  use_sigmoid: bool = False,
-                 background_index: Optional[int] = None) -> None:
+                 background_index: Optional[int] = None,
+                 margin: str = 'one_sided',
+                 start_epoch: int = 0) -> None:
         if use_sigmoid:
             raise ValueError(
                 'GHMCWAPLoss is a softmax loss (one gradient-norm histogram '
@@ -238,6 +261,20 @@ class GHMCWAPLoss(BaseClsLoss):
                     f'{background_index!r}.')
             background_index %= C
         self.background_index = background_index
+        if margin not in _MARGINS:
+            raise ValueError(f'margin must be one of {_MARGINS}, but got '
+                             f'{margin!r}.')
+        if margin == 'two_sided' and background_index is not None:
+            raise ValueError(
+                "margin='two_sided' raises every more frequent class's "
+                'logit, a background class included; use it without '
+                'background_index (classification heads), or keep '
+                "margin='one_sided' in detection heads.")
+        self.margin = margin
+        self.start_epoch = check_int('start_epoch', start_epoch, 0)
+        # Host-side switch of the deferred start (set_epoch); a plain bool,
+        # so the forward never reads the device to decide.
+        self._started = self.start_epoch == 0
 
         C, N = self.num_classes, self.num_bins
         uniform = torch.linspace(0, 1, N + 1, dtype=torch.float64).float()
@@ -271,9 +308,23 @@ class GHMCWAPLoss(BaseClsLoss):
     def extra_repr(self) -> str:
         return (f'num_classes={self.num_classes}, num_bins={self.num_bins}, '
                 f'alpha={self.alpha}, gamma={self.gamma}, intra={self.intra} '
-                f'({self.intra_weight}), inter={self.inter}, '
+                f'({self.intra_weight}), inter={self.inter} ({self.margin}), '
                 f'adaptive={self.adaptive}, background_index='
-                f'{self.background_index}, ' + super().extra_repr())
+                f'{self.background_index}, start_epoch={self.start_epoch}, '
+                + super().extra_repr())
+
+    def set_epoch(self, epoch: int) -> None:
+        """Tell the loss the 0-based training epoch (``LossEpochHook``
+        does, before every epoch): weights and margins are on from
+        ``start_epoch``."""
+        if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+            raise ValueError(f'epoch must be an int >= 0, got {epoch!r}.')
+        self._started = epoch >= self.start_epoch
+
+    @property
+    def started(self) -> bool:
+        """Whether weights and margins are on (``start_epoch`` reached)."""
+        return self._started
 
     # ------------------------------------------------------------------
     # statistics
@@ -456,21 +507,23 @@ class GHMCWAPLoss(BaseClsLoss):
         (method.md §3). ``weight`` is applied by the base class; examples
         of weight 0 are not counted."""
         shift = None
-        if self.inter:
+        intra = self.intra and self._started
+        if self.inter and self._started:
             # Branch-free choice of the margins' source (method.md §3 step
             # 1), so that a graph captured before the first update is still
             # right after it.
             shift = torch.where(self._has_ref, self._shift_ref,
                                 self._shift_run).to(logits.dtype)
+        two_sided = self.margin == 'two_sided'
         if logits.dim() > 2:  # dense (B, C, d1, ...), see _flatten
             loss, g = F.margin_cross_entropy(
                 logits, label.view(logits.shape[:1] + logits.shape[2:]),
-                shift)
+                shift, two_sided)
             loss, g = loss.view(-1), g.view(-1)
         else:
-            loss, g = F.margin_cross_entropy(logits, label, shift)
+            loss, g = F.margin_cross_entropy(logits, label, shift, two_sided)
         counting = self.training and torch.is_grad_enabled()
-        if not (self.intra or counting):
+        if not (intra or counting):
             return loss
         with torch.no_grad():
             # NaN g (non-finite logits) never enters the state; g is never
@@ -483,7 +536,7 @@ class GHMCWAPLoss(BaseClsLoss):
             if counting:
                 counted = member if weight is None else member & (weight != 0)
                 self._count(label, g, cell, mass, counted)
-            if not self.intra:
+            if not intra:
                 return loss
             w = F.intra_weights(self.density, cell, label, mass, member,
                                 self.alpha, self.intra_weight)

@@ -18,10 +18,13 @@ class ReferenceGHMCWAP:
     """
 
     def __init__(self, C, N=30, alpha=0.9, gamma=0.8, intra=True,
-                 intra_weight='tempered', inter=True, adaptive=True):
+                 intra_weight='tempered', inter=True, adaptive=True,
+                 margin='one_sided', start_epoch=0):
         self.C, self.N, self.alpha, self.gamma = C, N, alpha, gamma
         self.intra, self.intra_weight = intra, intra_weight
         self.inter, self.adaptive = inter, adaptive
+        # options beyond the paper: two-sided margins, deferred start
+        self.margin, self.start_epoch, self.epoch = margin, start_epoch, 0
         self.edges = [[i / N for i in range(N + 1)] for _ in range(C)]
         self.density = [[0.0] * N for _ in range(C)]
         self.ref = [[0.0] * N for _ in range(C)]
@@ -44,12 +47,16 @@ class ReferenceGHMCWAP:
         rows = self.ref if self.updates > 0 else self.density
         S = [self.size(rows[c]) for c in range(self.C)]
         ces, gs, bins = [], [], []
+        active = self.epoch >= self.start_epoch
         for k in range(B):
             m = int(labels[k])
             margin = torch.zeros(self.C, dtype=logits.dtype)
-            if self.inter:
+            if self.inter and active:
                 for n in range(self.C):
-                    margin[n] = self.gamma * math.log(min(1.0, S[n] / S[m]))
+                    ratio = S[n] / S[m]
+                    if self.margin == 'one_sided':
+                        ratio = min(1.0, ratio)
+                    margin[n] = self.gamma * math.log(ratio)
             adj = logits[k] + margin
             ces.append(-F.log_softmax(adj, dim=0)[m])
             p = F.softmax(adj.detach(), dim=0)
@@ -64,7 +71,7 @@ class ReferenceGHMCWAP:
             if training:
                 self.density[m][i] += units[-1]
         weights = [1.0] * B
-        if self.intra:
+        if self.intra and active:
             for k in range(B):
                 m, i = int(labels[k]), bins[k]
                 v = self.density[m][i]
@@ -115,7 +122,9 @@ def compare_runs(kwargs, C=5, N=8, epochs=3, batches=3, B=48, seed=0):
     gen = torch.Generator().manual_seed(seed)
     ref = ReferenceGHMCWAP(C, N, **kwargs)
     impl = GHMCWAPLoss(C, num_bins=N, **kwargs).train()
-    for _ in range(epochs):
+    for epoch in range(epochs):
+        ref.epoch = epoch
+        impl.set_epoch(epoch)
         for _ in range(batches):
             logits, labels = long_tailed_batch(gen, B, C)
             z_ref = logits.clone().requires_grad_(True)
@@ -129,16 +138,18 @@ def compare_runs(kwargs, C=5, N=8, epochs=3, batches=3, B=48, seed=0):
             torch.testing.assert_close(z_impl.grad, z_ref.grad, rtol=1e-5,
                                        atol=1e-6)
             torch.testing.assert_close(
-                impl.density.double(), torch.tensor(ref.density, dtype=torch.float64),
+                impl.density.double(),
+                torch.tensor(ref.density, dtype=torch.float64),
                 rtol=1e-5, atol=1e-5)
         ref.update()
         impl.update()
+        f64 = torch.float64
         torch.testing.assert_close(impl.edges.double(),
-                                   torch.tensor(ref.edges, dtype=torch.float64), rtol=0,
-                                   atol=1e-6)
+                                   torch.tensor(ref.edges, dtype=f64),
+                                   rtol=0, atol=1e-6)
         torch.testing.assert_close(impl.ref_density.double(),
-                                   torch.tensor(ref.ref, dtype=torch.float64), rtol=1e-5,
-                                   atol=1e-5)
+                                   torch.tensor(ref.ref, dtype=f64),
+                                   rtol=1e-5, atol=1e-5)
         assert int(impl.num_updates) == ref.updates
     return ref, impl
 
@@ -264,3 +275,63 @@ def test_update_at_inaturalist_size_rebins_every_seen_class_by_the_rule():
     assert (widths > 0).all()
     assert torch.equal(loss.edges[:, -1], torch.ones(C))
     assert torch.equal(loss.edges[:, 0], torch.zeros(C))
+
+
+# Options beyond the paper (docs/method.md): two-sided margins (the logit
+# adjustment gamma * log(S_n / S_m) for every n) and a deferred start (plain
+# cross-entropy before start_epoch, histograms counted throughout).
+OPTIONS = [
+    dict(margin='two_sided'),
+    dict(margin='two_sided', intra=False, adaptive=False),
+    dict(start_epoch=1),
+    dict(start_epoch=2, margin='two_sided', intra_weight='paper'),
+]
+
+
+@pytest.mark.parametrize('kwargs', OPTIONS,
+                         ids=lambda k: '-'.join(f'{v}' for v in k.values()))
+def test_options_match_reference(kwargs):
+    ref, impl = compare_runs(kwargs)
+    assert int(impl.num_updates) == 3 and impl.ref_density.sum() > 0
+
+
+def test_deferred_start_is_cross_entropy_and_still_counts():
+    gen = torch.Generator().manual_seed(3)
+    loss = GHMCWAPLoss(4, num_bins=6, start_epoch=2).train()
+    loss.set_epoch(1)
+    assert not loss.started
+    logits, labels = long_tailed_batch(gen, 32, 4)
+    torch.testing.assert_close(loss(logits, labels),
+                               F.cross_entropy(logits, labels), rtol=1e-6,
+                               atol=1e-7)
+    assert loss.density.sum() == 32  # uniform bins: one per example
+    loss.update()
+    loss.set_epoch(2)
+    assert loss.started
+    twin = GHMCWAPLoss(4, num_bins=6).train()
+    state = loss.state_dict()
+    state['config'] = twin.config.clone()  # same state, not deferred
+    twin.load_state_dict(state)
+    logits, labels = long_tailed_batch(gen, 32, 4)
+    expected = twin(logits, labels)
+    torch.testing.assert_close(loss(logits, labels), expected)
+    assert not torch.allclose(expected, F.cross_entropy(logits, labels))
+
+
+def test_two_sided_margins_refuse_a_background_class():
+    with pytest.raises(ValueError, match="margin='two_sided'.*without "
+                       'background_index'):
+        GHMCWAPLoss(5, margin='two_sided', background_index=-1)
+    with pytest.raises(ValueError, match="margin must be one of"):
+        GHMCWAPLoss(5, margin='both')
+    with pytest.raises(ValueError, match='start_epoch'):
+        GHMCWAPLoss(5, start_epoch=-1)
+
+
+def test_checkpoint_of_another_margin_form_is_refused():
+    saved = GHMCWAPLoss(4, num_bins=6, margin='two_sided',
+                        start_epoch=3).state_dict()
+    with pytest.raises(ValueError, match="margin: checkpoint 'two_sided', "
+                       "this loss 'one_sided'; start_epoch: checkpoint 3, "
+                       'this loss 0'):
+        GHMCWAPLoss(4, num_bins=6).load_state_dict(saved)

@@ -35,7 +35,8 @@ def batches(num, B=32, seed=0, ignore=False):
     dict(),
     dict(intra_weight='paper', ignore_index=255),
     dict(background_index=-1, adaptive=False),
-], ids=['default', 'paper-ignore', 'background-ura'])
+    dict(margin='two_sided'),
+], ids=['default', 'paper-ignore', 'background-ura', 'two-sided'])
 def test_fullgraph_compile_equals_eager_across_updates(kwargs):
     torch._dynamo.reset()
     eager = GHMCWAPLoss(C, num_bins=N, **kwargs)
