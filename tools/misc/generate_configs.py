@@ -270,7 +270,26 @@ METHODS: Dict[str, Method] = OrderedDict((m.name, m) for m in [
            "GHM-CWAP with the paper's literal Eq. 1 weight S_c / v^alpha "
            "(intra_weight='paper'; docs/method.md, section 4).",
            lambda data: _ghm_cwap()(data) + [('intra_weight', "'paper'")]),
+    # Options beyond the paper (docs/method.md, "Options beyond the paper").
+    Method('ghm-cwap-2sided', 'ghm_cwap',
+           'Not the paper\'s: two-sided margins gamma * log(S_n / S_m) for '
+           'every class n (Balanced Softmax\'s logit adjustment with the '
+           "effective sizes S), gamma = 1 (margin='two_sided').",
+           lambda data: [(k, '1.0' if k == 'gamma' else v)
+                         for k, v in _ghm_cwap()(data)] +
+           [('margin', "'two_sided'")]),
+    Method('ghm-cwap-deferred', 'ghm_cwap',
+           'Not the paper\'s: plain cross-entropy for the first 80% of '
+           'training, GHM-CWAP from there (start_epoch, as LDAM-DRW defers '
+           'its re-weighting); the histograms are counted throughout.',
+           lambda data: _ghm_cwap()(data) + [
+               ('start_epoch', str(_deferred_start(data)))]),
 ])
+
+
+def _deferred_start(data: Data) -> int:
+    """80% of the schedule: LDAM-DRW's deferral point (160 of 200)."""
+    return {'30e': 24, '200e': 160}[data.schedule]
 
 TABLE1_METHODS = ('softmax', 'class-balanced', 'focal', 'ghmc',
                   'effective-number', 'equalization', 'seesaw', 'ghm-cwap')
@@ -282,7 +301,8 @@ CPU_METHODS = ('softmax', 'class-balanced', 'focal', 'ghmc',
                'effective-number', 'equalization', 'seesaw',
                'seesaw-mmpretrain', 'ldam-drw', 'balanced-softmax',
                'ghm-cwap', 'ghm-cwap-r', 'ghm-cwap-a-ura', 'ghm-cwap-r-a-ura',
-               'ghm-cwap-a-aura', 'ghm-cwap-literal')
+               'ghm-cwap-a-aura', 'ghm-cwap-literal', 'ghm-cwap-2sided',
+               'ghm-cwap-deferred')
 DEMO_METHODS = ('softmax', 'ghm-cwap')
 
 
