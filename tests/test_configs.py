@@ -86,6 +86,13 @@ EXPECTED = {
     'ghm-cwap-literal': ('ghm_cwap', 'GHMCWAPLoss', {
         'intra': True, 'inter': True, 'adaptive': True,
         'intra_weight': 'paper'}),
+    # Options beyond the paper: two-sided margins; deferred start at 80%.
+    'ghm-cwap-2sided': ('ghm_cwap', 'GHMCWAPLoss', {
+        'intra': True, 'inter': True, 'adaptive': True, 'gamma': 1.0,
+        'margin': 'two_sided', 'start_epoch': 0}),
+    'ghm-cwap-deferred': ('ghm_cwap', 'GHMCWAPLoss', {
+        'intra': True, 'inter': True, 'adaptive': True, 'gamma': 0.8,
+        'margin': 'one_sided', 'start_epoch': 24}),
 }
 # Hand-written: GHM-CWAP plus gradient-norm histogram logging.
 EXPECTED['ghm-cwap-vis'] = EXPECTED['ghm-cwap']
