@@ -74,6 +74,9 @@ DETERMINISTIC_TRANSFORMS = ('LoadImageFromFile', 'Resize', 'ResizeEdge',
 #: Custom hooks whose work the harness does; any other stops it.
 KNOWN_HOOKS = ('ClassCountsHook', 'AURAHook', 'LossEpochHook',
                'ExactResumeHook')
+#: Custom hooks that only observe training (plots, logs): skipped, as
+#: their absence does not change what is trained.
+OBSERVING_HOOKS = ('GradHistVisHook', )
 #: ``--sweep`` shorthands for GHM-CWAP's hyper-parameters.
 SWEEP_SHORTHANDS = {
     'alpha': 'model.head.loss.alpha',
@@ -493,6 +496,8 @@ def _hook_plan(cfg: Config) -> dict:
         elif name == 'AURAHook':
             plan['aura'] = (bool(hook.get('by_epoch', True)),
                             int(hook.get('interval', 1)))
+        elif name in OBSERVING_HOOKS:
+            continue
         elif name == 'ExactResumeHook':
             # Its per-sample seeding concerns the DataLoader's pipeline,
             # which the harness replaces; its per-epoch re-seeding of the
