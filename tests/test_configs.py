@@ -493,3 +493,14 @@ def test_no_config_says_the_schedule_is_the_papers():
     assert offenders == []
     base = (CONFIG_DIR / '_base_/schedules/cifar_lt_200e.py').read_text()
     assert 'Chosen by us' in base and 'states no epochs' in base
+
+
+@pytest.mark.parametrize('name', sorted(NAMES))
+def test_every_config_keeps_the_runtime_hooks(name):
+    """A config that replaces custom_hooks (e.g. to add GradHistVisHook)
+    must keep the runtime's hooks: ExactResumeHook makes --resume exact,
+    the others do the method's work."""
+    types = [h['type'] for h in load(name).get('custom_hooks', [])]
+    for hook in ('mmghm.ClassCountsHook', 'mmghm.AURAHook',
+                 'mmghm.LossEpochHook', 'mmghm.ExactResumeHook'):
+        assert hook in types, f'{name} lacks {hook}'

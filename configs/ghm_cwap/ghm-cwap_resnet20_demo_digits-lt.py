@@ -27,5 +27,6 @@ custom_hooks = [
     dict(type='mmghm.ClassCountsHook'),
     dict(type='mmghm.AURAHook', by_epoch=True, interval=1),
     dict(type='mmghm.LossEpochHook'),
+    dict(type='mmghm.ExactResumeHook'),
     dict(type='mmghm.GradHistVisHook'),
 ]

@@ -390,6 +390,7 @@ EXTRA_SETTINGS: Dict[str, str] = {
         "    dict(type='mmghm.ClassCountsHook'),\n"
         "    dict(type='mmghm.AURAHook', by_epoch=True, interval=1),\n"
         "    dict(type='mmghm.LossEpochHook'),\n"
+        "    dict(type='mmghm.ExactResumeHook'),\n"
         "    dict(type='mmghm.GradHistVisHook'),\n"
         ']\n'),
 }
