@@ -48,6 +48,12 @@ def pytest_addoption(parser):
 
 
 def pytest_configure(config):
+    config.addinivalue_line(
+        'markers', 'subprocess: trains or launches through separate '
+        'processes (tools/train.py, torchrun, spawned ranks), which share no '
+        "in-process state with other tests; CI's shuffled-order pass, which "
+        'checks that in-process global state does not leak between tests, '
+        'leaves them out (-m "not subprocess") to stay within its time')
     seed = config.getoption('order_seed')
     if seed is None:
         seed = random.SystemRandom().randrange(2**31)

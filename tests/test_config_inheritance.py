@@ -1,5 +1,7 @@
 """User configs inherit mmghm's and MMPretrain's configs across packages
 (MMPretrain's mim layout: configs shipped in the installed package)."""
+import pytest
+
 import mmghm  # noqa: F401  (registers `mmghm` for `mmghm::` bases)
 from mmengine.config import Config
 
@@ -48,6 +50,7 @@ USER_CONFIG = (
     'train_dataloader = dict(batch_size=128)\n')
 
 
+@pytest.mark.subprocess  # tools/train.py in a separate process
 def test_train_a_user_config_from_another_folder(tmp_path):
     """tools/train.py on a user config with an mmghm:: base, run from a
     folder that is not the repository (the bug: MMEngine looked for an

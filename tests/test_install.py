@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+# separate processes: left out of CI's shuffled pass (tests/conftest.py)
+pytestmark = pytest.mark.subprocess
+
 REPO = Path(__file__).resolve().parents[1]
 DEMO = 'ghm-cwap_resnet20_demo_digits-lt'
 USER_CONFIG = (

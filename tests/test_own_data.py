@@ -10,6 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+# separate processes: left out of CI's shuffled pass (tests/conftest.py)
+pytestmark = pytest.mark.subprocess
+
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / 'configs' / 'own_data'
 CLASSES = ('cat', 'dog', 'owl')  # sorted: labels 0, 1, 2

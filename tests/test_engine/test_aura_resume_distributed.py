@@ -19,6 +19,9 @@ from torch.utils.data import Dataset
 
 import mmghm  # noqa: F401  (checkpoint allow-list, registries)
 
+# separate processes: left out of CI's shuffled pass (tests/conftest.py)
+pytestmark = pytest.mark.subprocess
+
 C, D, SAMPLES, BATCH = 4, 6, 40, 4  # 40 / 2 ranks / 4 = 5 iterations
 
 

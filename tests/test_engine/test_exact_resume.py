@@ -18,6 +18,9 @@ import torch
 
 import mmghm  # noqa: F401  (allow-lists MMEngine's checkpoint contents)
 
+# separate processes: left out of CI's shuffled pass (tests/conftest.py)
+pytestmark = pytest.mark.subprocess
+
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / 'configs/ghm_cwap/ghm-cwap_resnet20_demo_digits-lt.py'
 COMMON = ['train_cfg.val_interval=1', 'default_hooks.logger.interval=5']

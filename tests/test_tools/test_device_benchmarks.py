@@ -9,6 +9,9 @@ from pathlib import Path
 
 import pytest
 
+# separate processes: left out of CI's shuffled pass (tests/conftest.py)
+pytestmark = pytest.mark.subprocess
+
 REPO = Path(__file__).resolve().parents[2]
 
 

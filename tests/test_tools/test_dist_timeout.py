@@ -15,6 +15,9 @@ from pathlib import Path
 
 import pytest
 
+# separate processes: left out of CI's shuffled pass (tests/conftest.py)
+pytestmark = pytest.mark.subprocess
+
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / 'configs/ghm_cwap/ghm-cwap_resnet20_demo_digits-lt.py'
 

@@ -22,6 +22,9 @@ from mmengine.utils import digit_version
 
 import mmghm  # noqa: F401  (lets torch.load read MMEngine's checkpoints)
 
+# separate processes: left out of CI's shuffled pass (tests/conftest.py)
+pytestmark = pytest.mark.subprocess
+
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / 'configs/ghm_cwap/ghm-cwap_resnet20_demo_digits-lt.py'
 FAST = [

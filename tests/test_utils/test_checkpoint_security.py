@@ -200,6 +200,7 @@ def demo_checkpoint(tmp_path_factory):
     return work_dir / 'epoch_1.pth'
 
 
+@pytest.mark.subprocess  # the demo trained by tools/train.py
 def test_real_checkpoint_lists_only_allowed_globals(demo_checkpoint):
     names = globals_in(demo_checkpoint)
     allowed = {e[1] for e in checkpoint_safe_globals()
@@ -214,6 +215,7 @@ def test_real_checkpoint_lists_only_allowed_globals(demo_checkpoint):
     assert 'builtins.getattr' in names  # HistoryBuffer's statistics
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize('route', ['test', 'resume'])
 def test_poisoned_real_checkpoint_is_refused_by_the_tools(
         route, demo_checkpoint, tmp_path):
