@@ -679,7 +679,13 @@ class TrainRun:
     # -- building -------------------------------------------------------
     def _build_evaluator(self):
         from mmengine.evaluator import Evaluator
-        evaluator = Evaluator(copy.deepcopy(list(self.cfg.val_evaluator)))
+        metrics = copy.deepcopy(list(self.cfg.val_evaluator))
+        for metric in metrics:
+            # A metric's side file (GroupAccuracy's per-class JSON) would
+            # land in the working directory: the harness keeps per-class
+            # results in its own result record instead.
+            metric.pop('out_file', None)
+        evaluator = Evaluator(metrics)
         classes = self.data.classes
         evaluator.dataset_meta = dict(classes=classes) if classes else {}
         return evaluator

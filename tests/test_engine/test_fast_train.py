@@ -292,7 +292,10 @@ def test_sweep_needs_a_validation_split():
 # --------------------------------------------------------------------------
 
 
-def test_smoke_one_epoch_two_methods_writes_results(tmp_path):
+def test_smoke_one_epoch_two_methods_writes_results(tmp_path, monkeypatch):
+    cwd = tmp_path / 'cwd'
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
     lines = []
     records = ft.main([
         str(ROOT / DIGITS['softmax']), str(ROOT / DIGITS['ghm-cwap']),
@@ -300,6 +303,9 @@ def test_smoke_one_epoch_two_methods_writes_results(tmp_path):
         '--device', 'cpu', '--out-dir', str(tmp_path)
     ], log=lines.append)
     assert len(records) == 2
+    # nothing beside the result files (the demo's GroupAccuracy out_file
+    # is the harness's per_class record, not a file in the working dir)
+    assert list(cwd.iterdir()) == []
     files = sorted(tmp_path.rglob('seed0.json'))
     assert [f.relative_to(tmp_path).as_posix() for f in files] == [
         'digits-lt_1e_cpu_subset/ghm-cwap_resnet20_demo_digits-lt/seed0.json',
