@@ -33,7 +33,8 @@ filter_mmcv_lite_warning()
 from .utils import register_checkpoint_safe_globals  # noqa: E402
 
 # Let torch>=2.6 `weights_only` loading accept the data MMEngine checkpoints
-# hold, through checked stand-ins that build nothing else (utils/checkpoint.py).
+# hold, through checked stand-ins that build nothing else
+# (utils/checkpoint.py).
 register_checkpoint_safe_globals()
 
 # `_base_ = 'mmghm::...'` in configs, from any folder, for editable and

@@ -44,9 +44,7 @@ import json
 import math
 import os
 import os.path as osp
-import platform
 import re
-import subprocess
 import time
 from dataclasses import dataclass, field
 from itertools import product
@@ -59,6 +57,7 @@ from mmengine.config import Config, DictAction
 from mmengine.registry import DefaultScope
 
 from mmghm.engine.hooks.exact_resume_hook import ExactResumeHook
+from mmghm.utils.provenance import code_commit, device_description
 
 __all__ = [
     'AugmentSpec', 'ImageSet', 'RunSpec', 'HarnessOptions', 'TrainRun',
@@ -1117,29 +1116,6 @@ def check_graphs(spec: RunSpec, data: Dict[str, ImageSet],
 # --------------------------------------------------------------------------
 
 
-def git_commit(root: str) -> str:
-    """The checkout's commit (``+dirty`` with local changes), or
-    ``$MMGHM_COMMIT``, or 'unknown'."""
-    env = os.environ.get('MMGHM_COMMIT')
-    try:
-        sha = subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=root,
-                             capture_output=True, text=True, timeout=10,
-                             check=True).stdout.strip()
-        dirty = subprocess.run(
-            ['git', 'status', '--porcelain', '--untracked-files=no'],
-            cwd=root, capture_output=True, text=True, timeout=10).stdout
-        return sha + ('+dirty' if dirty.strip() else '')
-    except (OSError, subprocess.SubprocessError):
-        return env or 'unknown'
-
-
-def device_description(device: torch.device) -> str:
-    if device.type == 'cuda':
-        return f'cuda: {torch.cuda.get_device_name(device)}'
-    return (f'cpu: {os.cpu_count()}-core {platform.machine()}, '
-            f'{torch.get_num_threads()} thread(s)')
-
-
 def device_tag(device: torch.device) -> str:
     if device.type == 'cuda':
         name = torch.cuda.get_device_name(device)
@@ -1535,8 +1511,7 @@ def main(argv: Optional[Sequence[str]] = None,
         options.time_limit -= time.perf_counter() - t_main
         log(f'{options.time_limit:.0f} s left for training')
     wall = train_runs(runs, log=log)
-    commit = git_commit(osp.dirname(osp.dirname(osp.dirname(
-        osp.abspath(__file__)))))
+    commit = code_commit() or 'unknown'
     records = []
     log(f'{"run":60s} {"epochs":>6s} {"top-1":>6s} {"time s":>7s} '
         f'{"images/s":>9s}  steps')

@@ -8,10 +8,10 @@ result files), ``readmes`` (regenerate or ``--check`` every results table),
 import argparse
 import glob
 import os.path as osp
-import subprocess
 import sys
 from typing import List, Optional, Sequence
 
+from mmghm.utils.provenance import code_commit
 from .files import export_run, write_result
 from .readme import check_files, readme_files, update_file
 from .runs import load_runs
@@ -95,21 +95,6 @@ def find_config(stem: str, root: str) -> Optional[str]:
     return found[0] if found else None
 
 
-def git_head(root: str) -> Optional[str]:
-    """The git commit of ``root`` (with ``-dirty`` if it has changes)."""
-    try:
-        sha = subprocess.run(['git', '-C', root, 'rev-parse', 'HEAD'],
-                             capture_output=True, text=True, timeout=10,
-                             check=True).stdout.strip()
-        dirty = subprocess.run(
-            ['git', '-C', root, 'status', '--porcelain',
-             '--untracked-files=no'],
-            capture_output=True, text=True, timeout=10).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return sha + ('-dirty' if dirty else '') if sha else None
-
-
 def cmd_export(args: argparse.Namespace, root: str) -> int:
     from mmengine.config import Config
 
@@ -130,7 +115,7 @@ def cmd_export(args: argparse.Namespace, root: str) -> int:
             data=args.data, device=args.device,
             commit=args.commit, allow_unfinished=args.allow_unfinished)
         if result['measured'].get('commit') is None:
-            result['measured']['commit'] = git_head(root)
+            result['measured']['commit'] = code_commit(root)
         if args.dry_run:
             import json
             print(json.dumps(result, indent=1))

@@ -20,7 +20,7 @@ class Labels(BaseDataset):
         super().__init__(ann_file='', classes=classes)
 
     def load_data_list(self):
-        return [dict(gt_label=l) for l in self._labels]
+        return [dict(gt_label=label) for label in self._labels]
 
 
 class CatIds(MMEngineBaseDataset):

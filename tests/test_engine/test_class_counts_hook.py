@@ -163,7 +163,7 @@ def test_test_without_counts_counts_the_config_train_set(trained, tmp_path):
     with pytest.raises(RuntimeError, match='needs the per-class training '
                        'counts'):
         run(make_test_cfg(tmp_path, ckpt, with_train=True,
-                     count_train_set_on_test=False), 'test')
+                          count_train_set_on_test=False), 'test')
 
 
 def test_class_number_mismatch_names_the_module(tmp_path):

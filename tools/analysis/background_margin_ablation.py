@@ -31,7 +31,8 @@ foreground logits on foreground RoIs); and the rate of background RoIs
 classified as foreground.
 
 Usage:
-    python tools/analysis/background_margin_ablation.py [--seeds 3] [--epochs 40]
+    python tools/analysis/background_margin_ablation.py [--seeds 3] \
+        [--epochs 40]
 """
 import argparse
 import time

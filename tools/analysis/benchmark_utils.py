@@ -6,12 +6,12 @@ import datetime
 import json
 import os
 import os.path as osp
-import platform
-import subprocess
 import time
 from typing import Callable, List, Optional
 
 import torch
+
+from mmghm.utils.provenance import code_commit, device_description
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SCHEMA = 'mmghm.benchmark/1'
@@ -101,30 +101,6 @@ class Timer:
         return (time.perf_counter() - begin) / calls
 
 
-def describe_device(device: torch.device) -> str:
-    if device.type == 'cuda':
-        return f'cuda: {torch.cuda.get_device_name(device)}'
-    threads = torch.get_num_threads()
-    return (f'cpu: {os.cpu_count()}-core {platform.machine()}, {threads} '
-            f'thread{"s" if threads > 1 else ""}')
-
-
-def git_commit() -> Optional[str]:
-    """HEAD's sha, with ``-dirty`` when tracked files differ from it."""
-    try:
-        head = subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=ROOT,
-                              capture_output=True, text=True, timeout=10)
-        dirty = subprocess.run(
-            ['git', 'status', '--porcelain', '--untracked-files=no'],
-            cwd=ROOT, capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    sha = head.stdout.strip()
-    if not sha:
-        return None
-    return sha + ('-dirty' if dirty.stdout.strip() else '')
-
-
 def save_result(args, benchmark: str, device: torch.device, columns: List[str],
                 rows: List[dict], measured: dict, **extra) -> Optional[str]:
     """Write the result file (unless ``--no-save``) and return its path."""
@@ -135,13 +111,13 @@ def save_result(args, benchmark: str, device: torch.device, columns: List[str],
     result = dict(
         schema=SCHEMA,
         benchmark=benchmark,
-        device=describe_device(device),
+        device=device_description(device),
         torch=torch.__version__,
         measured=dict(
             measured,
             allocator=allocator_note() if device.type == 'cpu' else
             'PyTorch CUDA caching allocator',
-            commit=git_commit(),
+            commit=code_commit(ROOT),
             date=datetime.date.today().isoformat()),
         columns=columns,
         rows=rows,

@@ -291,6 +291,7 @@ def _deferred_start(data: Data) -> int:
     """80% of the schedule: LDAM-DRW's deferral point (160 of 200)."""
     return {'30e': 24, '200e': 160}[data.schedule]
 
+
 TABLE1_METHODS = ('softmax', 'class-balanced', 'focal', 'ghmc',
                   'effective-number', 'equalization', 'seesaw', 'ghm-cwap')
 TABLE2_METHODS = ('softmax', 'class-balanced', 'focal', 'effective-number',

@@ -2,8 +2,6 @@
 import json
 import os
 import os.path as osp
-import platform
-import subprocess
 import time
 from typing import Dict, Optional
 
@@ -13,45 +11,14 @@ from mmengine.hooks import CheckpointHook, Hook
 from mmengine.runner import Runner
 
 from mmghm.registry import HOOKS
+from mmghm.utils.provenance import code_commit, device_description
 
-__all__ = ['RunSummaryHook', 'describe_device', 'code_version']
+__all__ = ['RunSummaryHook']
 
 #: File name of the summary, in the session's log folder.
 SUMMARY_NAME = 'summary.json'
 FIG2_NAME = 'fig2_grad_norm.png'
 CLASS_ACCURACY_NAME = 'class_accuracy.png'
-
-
-def describe_device() -> str:
-    """The device a run trains on, in words (GPU name, or CPU cores and
-    the threads torch uses)."""
-    world = get_world_size()
-    procs = f', {world} processes' if world > 1 else ''
-    if torch.cuda.is_available():
-        count = torch.cuda.device_count()
-        return f'cuda: {torch.cuda.get_device_name(0)} x{count}{procs}'
-    threads = torch.get_num_threads()
-    return (f'cpu: {os.cpu_count()}-core {platform.machine()}, {threads} '
-            f'thread{"s" if threads != 1 else ""}{procs}')
-
-
-def code_version() -> Optional[str]:
-    """The git commit of the mmghm code that runs (``-dirty`` with local
-    changes), or None outside a git checkout (a regular install)."""
-    import mmghm
-    where = osp.dirname(osp.abspath(mmghm.__file__))
-    try:
-        sha = subprocess.run(['git', '-C', where, 'rev-parse', 'HEAD'],
-                             capture_output=True, text=True, timeout=10)
-        if sha.returncode != 0:
-            return None
-        dirty = subprocess.run(
-            ['git', '-C', where, 'status', '--porcelain',
-             '--untracked-files=no'],
-            capture_output=True, text=True, timeout=10).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return sha.stdout.strip() + ('-dirty' if dirty else '')
 
 
 @HOOKS.register_module()
@@ -199,9 +166,9 @@ class RunSummaryHook(Hook):
             metrics_at=self._metrics_at,
             checkpoints=checkpoints,
             files={k: osp.abspath(v) for k, v in files.items()},
-            device=describe_device(),
+            device=device_description(processes=get_world_size()),
             torch=torch.__version__.split('+')[0],
-            commit=code_version(),
+            commit=code_commit(),
             wall_s=None if wall is None else round(wall, 1),
         )
 
