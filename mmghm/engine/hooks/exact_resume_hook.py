@@ -136,9 +136,10 @@ class ExactResumeHook(Hook):
 
     Data sets that repeat samples within an epoch (MMEngine's
     ``RepeatDataset`` and ``ClassBalancedDataset``) would give every
-    repetition the same augmentation under per-sample seeds; for them only
-    the main process is re-seeded, with a warning that augmentation is not
-    reproduced after a resume.
+    repetition the same augmentation under per-sample seeds, and an
+    iteration-based loop has no epoch to vary them by; in both cases only
+    the main process is re-seeded (with a warning for the former: the
+    augmentation is then not reproduced after a resume).
     """
 
     priority = 'HIGHEST'
@@ -158,6 +159,14 @@ class ExactResumeHook(Hook):
                 'within an epoch, so augmentation is not seeded per sample '
                 'and is not reproduced exactly after a resume (the main '
                 'process still is).')
+            return
+        if not self._by_epoch(runner):
+            # An iteration-based loop has no epoch to vary the seeds by:
+            # per-sample seeds would repeat every pass over the data.
+            runner.logger.info(
+                'ExactResumeHook: iteration-based loop, so augmentation is '
+                'not seeded per sample; the main process is re-seeded every '
+                'iteration.')
             return
         for ds in chain:
             pipeline = getattr(ds, 'pipeline', None)
