@@ -23,6 +23,8 @@ METHOD_NAMES: 'OrderedDict[str, str]' = OrderedDict([
     ('ghm-cwap-r-a-ura', 'R + A^URA'),
     ('ghm-cwap-literal', 'GHM-CWAP, literal Eq. 1 weight'),
     ('ghm-cwap', 'GHM-CWAP (R + A^AURA)'),
+    ('ghm-cwap-deferred', 'GHM-CWAP, deferred start (option)'),
+    ('ghm-cwap-2sided', 'GHM-CWAP, two-sided margins (option)'),
 ])
 
 #: Configs whose training is another method's, with extra logging only:
