@@ -32,6 +32,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 __all__ = [
+    'find_loss_key', 'loss_buffer',
     'CHECKPOINT_KEY', 'GradHistState', 'rebin', 'aura_edges',
     'load_grad_hist', 'state_from_checkpoint', 'find_dumps', 'fig2_data',
     'select_classes'
@@ -293,6 +294,45 @@ def _uniform(shape: Tuple[int, int]) -> np.ndarray:
     return np.broadcast_to(np.linspace(0.0, 1.0, shape[1]), shape).copy()
 
 
+def find_loss_key(state_dict: dict, loss_key: Optional[str] = None,
+                  where: str = '<checkpoint>') -> str:
+    """The module path of the one GHMCWAPLoss in a state dict (found by its
+    ``.ref_density`` and ``.edges`` buffers, ``module.`` of a wrapper
+    dropped), or ``loss_key`` checked against those present.
+
+    Raises:
+        ValueError: naming ``where`` when there is none, several without
+            ``loss_key``, or ``loss_key`` is not one of them.
+    """
+    prefixes = sorted(k[:-len('.ref_density')] for k in state_dict
+                      if k.endswith('.ref_density')
+                      and f'{k[:-len(".ref_density")]}.edges' in state_dict)
+    prefixes = [p[len('module.'):] if p.startswith('module.') else p
+                for p in prefixes]
+    if not prefixes:
+        raise ValueError(
+            f'{where} holds no GHM-CWAP histograms (no state_dict keys '
+            "ending in '.ref_density' and '.edges').")
+    if loss_key is None:
+        if len(prefixes) > 1:
+            raise ValueError(f'{where} holds several GHM-CWAP losses '
+                             f'{prefixes}; choose one with loss_key.')
+        return prefixes[0]
+    if loss_key not in prefixes:
+        raise ValueError(f'loss_key {loss_key!r} is not in {where}; it holds '
+                         f'{prefixes}.')
+    return loss_key
+
+
+def loss_buffer(state_dict: dict, loss_key: str, name: str):
+    """The buffer ``name`` of the loss at ``loss_key`` (also under a
+    wrapper's ``module.``), or None when the state dict lacks it."""
+    for key in (f'{loss_key}.{name}', f'module.{loss_key}.{name}'):
+        if key in state_dict:
+            return state_dict[key]
+    return None
+
+
 def state_from_checkpoint(checkpoint: Union[str, dict],
                           loss_key: Optional[str] = None,
                           approx: bool = False) -> GradHistState:
@@ -323,29 +363,11 @@ def state_from_checkpoint(checkpoint: Union[str, dict],
         checkpoint = torch.load(
             checkpoint, map_location='cpu', weights_only=True)
     state_dict = checkpoint.get('state_dict', checkpoint)
-    prefixes = sorted(k[:-len('.ref_density')] for k in state_dict
-                      if k.endswith('.ref_density')
-                      and f'{k[:-len(".ref_density")]}.edges' in state_dict)
-    prefixes = [p[len('module.'):] if p.startswith('module.') else p
-                for p in prefixes]
-    if not prefixes:
-        raise ValueError(
-            f'{path} holds no GHM-CWAP histograms (no state_dict keys '
-            "ending in '.ref_density' and '.edges').")
-    if loss_key is None:
-        if len(prefixes) > 1:
-            raise ValueError(f'{path} holds several GHM-CWAP losses '
-                             f'{prefixes}; choose one with loss_key.')
-        loss_key = prefixes[0]
-    if loss_key not in prefixes:
-        raise ValueError(f'loss_key {loss_key!r} is not in {path}; it holds '
-                         f'{prefixes}.')
+    loss_key = find_loss_key(state_dict, loss_key, path)
 
     def buf(name):
-        for key in (f'{loss_key}.{name}', f'module.{loss_key}.{name}'):
-            if key in state_dict:
-                return state_dict[key].detach().cpu().double().numpy()
-        return None
+        value = loss_buffer(state_dict, loss_key, name)
+        return None if value is None else value.detach().cpu().double().numpy()
 
     ref_density, edges = buf('ref_density'), buf('edges')
     own_ref_edges = buf('ref_edges')  # None in checkpoints before it

@@ -25,6 +25,7 @@ import torch
 import mmghm  # noqa: F401  (allow-lists MMEngine's checkpoint globals)
 from mmghm.models.losses.ghm_cwap_functional import effective_size
 from mmghm.models.losses.ghm_cwap_loss import _decode_config
+from mmghm.visualization.grad_hist_state import find_loss_key, loss_buffer
 
 
 def parse_args(argv=None):
@@ -51,29 +52,23 @@ def study(checkpoint: dict, loss_key=None) -> dict:
 
     Raises:
         ValueError: naming what is missing (no GHM-CWAP loss, several
-            without ``loss_key``, no class counts).
+            without ``loss_key``, no saved configuration, no class
+            counts).
     """
     state = checkpoint.get('state_dict', checkpoint)
-    prefixes = sorted(k[:-len('.config')] for k in state
-                      if k.endswith('.config')
-                      and k[:-len('.config')] + '.ref_density' in state)
-    if loss_key is not None:
-        prefixes = [p for p in prefixes
-                    if p == loss_key or p == 'module.' + loss_key]
-    if len(prefixes) != 1:
-        raise ValueError(
-            f'expected one GHMCWAPLoss in the checkpoint, found {prefixes}'
-            + ('' if prefixes else
-               ' (it needs the loss buffers ".config" and ".ref_density")')
-            + '; pass --loss-key to choose one.')
-    prefix = prefixes[0]
-    config = _decode_config(state[prefix + '.config'])
+    prefix = find_loss_key(state, loss_key)
+    saved_config = loss_buffer(state, prefix, 'config')
+    if saved_config is None:
+        raise ValueError(f'the loss {prefix!r} has no "config" buffer '
+                         '(checkpoints of mmghm before it): alpha and gamma '
+                         'are unknown.')
+    config = _decode_config(saved_config)
     counts = checkpoint.get('meta', {}).get('mmghm_class_counts')
     if counts is None:
         raise ValueError('the checkpoint has no meta["mmghm_class_counts"] '
                          '(written by ClassCountsHook); the counts are '
                          'needed to compare with.')
-    sizes = effective_size(state[prefix + '.ref_density'].double(),
+    sizes = effective_size(loss_buffer(state, prefix, 'ref_density').double(),
                            config['alpha']).tolist()
     if len(counts) != len(sizes):
         raise ValueError(f'{len(counts)} class counts but {len(sizes)} '
