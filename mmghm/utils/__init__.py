@@ -5,6 +5,7 @@ from .class_counts import (broadcast_from_main, dataset_class_counts,
 from .dist import (describe_launch, dist_timeout, explain_timeouts,
                    setup_distributed)
 from .launch import add_common_args, load_config, resolve_resume
+from .predictions import load_predictions, prediction_arrays
 from .provenance import code_commit, device_description
 
 __all__ = [
@@ -12,5 +13,6 @@ __all__ = [
     'register_checkpoint_safe_globals', 'broadcast_from_main',
     'dataset_class_counts', 'to_class_counts', 'setup_distributed',
     'describe_launch', 'dist_timeout', 'explain_timeouts', 'add_common_args',
-    'load_config', 'resolve_resume', 'code_commit', 'device_description'
+    'load_config', 'resolve_resume', 'load_predictions', 'prediction_arrays',
+    'code_commit', 'device_description'
 ]
