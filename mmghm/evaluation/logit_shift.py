@@ -2,10 +2,11 @@
 
 Every re-balancing loss moves a model along a trade between the accuracy
 of the frequent (head) and the rare (tail) classes. A post-hoc shift of
-the test-time logits by ``tau * log n_c`` (``n_c``: training images of
+the test-time logits by ``-tau * log n_c`` (``n_c``: training images of
 class c) moves a *fixed* trained model along that trade: ``tau > 0``
-favours the frequent classes (``tau = 1`` undoes a Balanced-Softmax-style
-adjustment), ``tau < 0`` the rare ones (Menon et al.'s post-hoc logit
+favours the rare classes (``tau = 1`` is the post-hoc logit adjustment of
+Menon et al., ICLR 2021, for a model trained with cross-entropy), ``tau <
+0`` the frequent ones (``tau = -1`` undoes a Balanced-Softmax-style
 adjustment). Sweeping ``tau`` gives the curve of group accuracies one
 trained model can reach without training again; comparing the curves of
 several losses says which representation allows the better trade.
@@ -38,7 +39,7 @@ def _as_scores(scores) -> np.ndarray:
 
 def shifted_predictions(scores, class_counts: Sequence[Real],
                         tau: float) -> np.ndarray:
-    """``argmax_c (log p_c + tau * log n_c)`` for each sample.
+    """``argmax_c (log p_c - tau * log n_c)`` for each sample.
 
     Args:
         scores: Probabilities, shape (N, C).
@@ -57,7 +58,7 @@ def shifted_predictions(scores, class_counts: Sequence[Real],
         raise ValueError('class_counts must all be > 0 (log n_c is taken).')
     # A probability that underflowed to 0 stays the lowest score.
     log_p = np.log(np.maximum(scores, np.finfo(np.float64).tiny))
-    return np.argmax(log_p + tau * np.log(counts), axis=1)
+    return np.argmax(log_p - tau * np.log(counts), axis=1)
 
 
 def logit_shift_curve(scores, target, class_counts: Sequence[Real],

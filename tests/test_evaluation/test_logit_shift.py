@@ -1,5 +1,5 @@
 """Post-hoc logit shifts (mmghm.evaluation.logit_shift) against a loop
-reference written from the definition argmax_c(log p_c + tau * log n_c)."""
+reference written from the definition argmax_c(log p_c - tau * log n_c)."""
 import math
 
 import numpy as np
@@ -20,7 +20,7 @@ def _scores(num, rng):
 def _reference_pred(scores, counts, tau):
     out = []
     for row in scores:
-        vals = [math.log(p) + tau * math.log(n) for p, n in zip(row, counts)]
+        vals = [math.log(p) - tau * math.log(n) for p, n in zip(row, counts)]
         out.append(max(range(len(vals)), key=lambda c: vals[c]))
     return np.array(out)
 
@@ -33,18 +33,18 @@ def test_shifted_predictions_match_loop_reference(tau):
         _reference_pred(scores, COUNTS, tau))
 
 
-def test_larger_tau_never_predicts_a_rarer_class():
+def test_larger_tau_never_predicts_a_more_frequent_class():
     scores = _scores(400, np.random.RandomState(2))
     counts = np.array(COUNTS)
     previous = None
     for tau in np.linspace(-2, 2, 41):
         predicted_count = counts[shifted_predictions(scores, COUNTS, tau)]
         if previous is not None:
-            assert (predicted_count >= previous).all()
+            assert (predicted_count <= previous).all()
         previous = predicted_count
     # At the ends every sample goes to the rarest / most frequent class.
-    assert (counts[shifted_predictions(scores, COUNTS, 50.0)] == 500).all()
-    assert (counts[shifted_predictions(scores, COUNTS, -50.0)] == 4).all()
+    assert (counts[shifted_predictions(scores, COUNTS, 50.0)] == 4).all()
+    assert (counts[shifted_predictions(scores, COUNTS, -50.0)] == 500).all()
 
 
 def test_curve_counts_group_accuracy_by_hand():

@@ -52,7 +52,7 @@ def _direct(data, tau):
     """Mean over seeds of many / few accuracy at one tau, from scratch."""
     many, few = [], []
     for scores, target in data:
-        pred = np.argmax(np.log(scores) + tau * np.log(COUNTS), 1)
+        pred = np.argmax(np.log(scores) - tau * np.log(COUNTS), 1)
         acc = [np.mean(pred[target == c] == c) * 100 for c in range(6)]
         many.append(np.mean(acc[:2]))
         few.append(np.mean(acc[4:]))
@@ -101,10 +101,17 @@ def test_rows_targets_and_result_file(tmp_path):
         assert best['many'] >= floor - 0.005
         assert best['target'] == ('met' if few >= needed else 'missed')
 
+    for label in runs:
+        fixed = rows[(label, 'tau fixed at 1')]
+        many, few = _direct(data[label], 1.0)
+        assert fixed['tau'] == 1.0
+        assert (fixed['many'], fixed['few']) == (
+            pytest.approx(many, abs=0.005), pytest.approx(few, abs=0.005))
+
     text = benchmark_table(str(out))
     assert text.splitlines()[0] == ('| method | seeds | point | Tau | Top-1 '
                                     '| Many | Medium | Few | target |')
-    assert 'oracle bound' in text
+    assert 'oracle: tau chosen on the test set' in text
 
 
 def test_unknown_label_or_group_is_named(tmp_path):
@@ -118,6 +125,10 @@ def test_unknown_label_or_group_is_named(tmp_path):
     with pytest.raises(ValueError, match="'rare' is not a group"):
         tool.main(['--run', 'A', str(path), '--groups', groups,
                    '--reference', 'A', '--method', 'A', '--gain', 'rare'])
+    with pytest.raises(ValueError, match='--fixed-tau 0.33 is not on'):
+        tool.main(['--run', 'A', str(path), '--groups', groups,
+                   '--reference', 'A', '--method', 'A', '--fixed-tau',
+                   '0.33'])
     with pytest.raises(ValueError, match='must contain 0'):
         tool.main(['--run', 'A', str(path), '--groups', groups,
                    '--reference', 'A', '--method', 'A', '--taus', '0.25',
