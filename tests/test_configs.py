@@ -69,6 +69,8 @@ EXPECTED = {
     'ldam-drw': ('ldam_drw', 'LDAMLoss', {'max_m': 0.5, 's': 30.0}),
     'balanced-softmax': ('balanced_softmax', 'BalancedSoftmaxLoss', {
         'tau': 1.0}),
+    # Cross-entropy training; the head adjusts the predictions.
+    'softmax-la': ('logit_adjustment', 'CrossEntropyLoss', {}),
     'ghm-cwap': ('ghm_cwap', 'GHMCWAPLoss', {
         'intra': True, 'inter': True, 'adaptive': True,
         'intra_weight': 'tempered', 'num_bins': 30, 'alpha': 0.9,
@@ -141,12 +143,12 @@ def loss_module(model) -> torch.nn.Module:
 def test_configs_found():
     generated = {generate.config_name(m, d) for m, d in generate.grid()}
     # Table 1 (96) + Table 2 (12) + Table 3 (3) + LDAM-DRW / Balanced
-    # Softmax on CIFAR-10/100-LT (16) + CPU comparison (18, two of them the
-    # options beyond the paper) + demo (2)
+    # Softmax / post-hoc logit adjustment on CIFAR-10/100-LT (24) + CPU
+    # comparison (19, two of them the options beyond the paper) + demo (2)
     # + Tables 2-3 on the paper's ImageNet-LT construction (9) + the
-    # CIFAR-10 block of Table 1 with LDAM-DRW / Balanced Softmax on the JPEG
-    # copy for GPU runs (40).
-    assert len(generated) == 196
+    # CIFAR-10 block of Table 1 with the three extra methods on the JPEG
+    # copy for GPU runs (44).
+    assert len(generated) == 209
     hand_written = {name for configs in generate.HAND_WRITTEN.values()
                     for name, _, _ in configs}
     assert set(NAMES) == generated | hand_written
@@ -207,6 +209,9 @@ def test_config_builds_and_matches_its_name(name):
         # DRW at 80% of training (epoch 160 of 200), cosine classifier.
         assert loss.drw_start_epoch == int(0.8 * EPOCHS[parts.schedule])
         assert type(model.head).__name__ == 'NormedLinearClsHead'
+    if parts.method == 'softmax-la':
+        assert type(model.head).__name__ == 'LogitAdjustedLinearClsHead'
+        assert model.head.tau == 1.0
 
 
 #: {data} -> (mode, thresholds, num_groups, group names) of the built

@@ -17,6 +17,7 @@ METHOD_NAMES: 'OrderedDict[str, str]' = OrderedDict([
     ('seesaw-mmpretrain', 'Seesaw (MMPretrain)'),
     ('ldam-drw', 'LDAM-DRW'),
     ('balanced-softmax', 'Balanced Softmax'),
+    ('softmax-la', 'Softmax + post-hoc logit adjustment'),
     ('ghm-cwap-r', 'R (intra only, URA)'),
     ('ghm-cwap-a-ura', 'A^URA (inter only)'),
     ('ghm-cwap-a-aura', 'A^AURA (inter only)'),

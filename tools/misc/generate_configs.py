@@ -249,6 +249,14 @@ METHODS: Dict[str, Method] = OrderedDict((m.name, m) for m in [
            'Balanced Softmax (Ren et al., NeurIPS 2020) = logit-adjusted '
            'loss with tau 1 (Menon et al., ICLR 2021).',
            _counts_loss('mmghm.BalancedSoftmaxLoss', ('tau', '1.0'))),
+    Method('softmax-la', 'logit_adjustment',
+           'Cross-entropy training (as softmax_*), post-hoc logit '
+           'adjustment at prediction (Menon et al., ICLR 2021): argmax z_c - '
+           'tau * log n_c with tau 1 (mmghm.LogitAdjustedLinearClsHead). A '
+           'softmax_* checkpoint can be tested with this config as it is.',
+           lambda data: None,
+           head=[('type', "'mmghm.LogitAdjustedLinearClsHead'"),
+                 ('tau', '1.0')]),
     Method('ghm-cwap', 'ghm_cwap',
            'GHM-CWAP (Eq. 1-3, Algorithm 1): R + A^AURA, alpha 0.9, N 30, '
            'gamma 0.8.', _ghm_cwap()),
@@ -297,11 +305,12 @@ TABLE1_METHODS = ('softmax', 'class-balanced', 'focal', 'ghmc',
 TABLE2_METHODS = ('softmax', 'class-balanced', 'focal', 'effective-number',
                   'seesaw', 'ghm-cwap')
 TABLE3_METHODS = ('ghm-cwap-r', 'ghm-cwap-a-ura', 'ghm-cwap-r-a-ura')
-EXTRA_METHODS = ('ldam-drw', 'balanced-softmax')
+EXTRA_METHODS = ('ldam-drw', 'balanced-softmax', 'softmax-la')
 CPU_METHODS = ('softmax', 'class-balanced', 'focal', 'ghmc',
                'effective-number', 'equalization', 'seesaw',
                'seesaw-mmpretrain', 'ldam-drw', 'balanced-softmax',
-               'ghm-cwap', 'ghm-cwap-r', 'ghm-cwap-a-ura', 'ghm-cwap-r-a-ura',
+               'softmax-la', 'ghm-cwap', 'ghm-cwap-r', 'ghm-cwap-a-ura',
+               'ghm-cwap-r-a-ura',
                'ghm-cwap-a-aura', 'ghm-cwap-literal', 'ghm-cwap-2sided',
                'ghm-cwap-deferred')
 DEMO_METHODS = ('softmax', 'ghm-cwap')
@@ -427,6 +436,9 @@ COLLECTIONS: Dict[str, Tuple[str, str, str]] = OrderedDict([
     ('balanced_softmax', ('Balanced Softmax',
                           'Balanced Meta-Softmax for Long-Tailed Visual '
                           'Recognition', 'https://arxiv.org/abs/2007.10740')),
+    ('logit_adjustment', ('Logit Adjustment',
+                          'Long-tail learning via logit adjustment',
+                          'https://arxiv.org/abs/2007.07314')),
     ('ghm_cwap', ('GHM-CWAP', 'Solving the Long-Tailed Problem via Intra- '
                   'and Inter-Category Balance', '')),
 ])

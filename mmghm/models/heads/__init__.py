@@ -1,4 +1,5 @@
 __all__ = []
+from .logit_adjusted_head import LogitAdjustedLinearClsHead  # noqa: E402
 from .normed_linear_head import NormedLinearClsHead  # noqa: E402
 
-__all__ += ['NormedLinearClsHead']
+__all__ += ['LogitAdjustedLinearClsHead', 'NormedLinearClsHead']
