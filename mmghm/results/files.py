@@ -558,20 +558,27 @@ def write_result(result: dict, results_dir: str, suite: str) -> str:
 
 def dedupe_by_checkpoint(
         results: Sequence[RunResult]) -> Tuple[List[RunResult], List[str]]:
-    """Drop result files that score a checkpoint another file scores.
+    """Drop result files that score a checkpoint another file of the same
+    row (config and variant) scores.
+
+    One checkpoint is one run of its row. A different config that tests
+    the same checkpoint (e.g. ``softmax-la_*``: cross-entropy's checkpoint
+    with a post-hoc logit adjustment at prediction) is another row's run
+    and is kept.
 
     Returns:
         (the results to count, warnings naming each file dropped).
     """
-    seen: Dict[str, RunResult] = {}
+    seen: Dict[tuple, RunResult] = {}
     kept, warnings = [], []
     for res in results:
         sha = res.data['measured'].get('checkpoint_sha256')
-        if sha and sha in seen:
+        key = (res.key, sha)
+        if sha and key in seen:
             warnings.append(f'{res.path} scores the checkpoint of '
-                            f'{seen[sha].path}: counted once.')
+                            f'{seen[key].path}: counted once.')
             continue
         if sha:
-            seen[sha] = res
+            seen[key] = res
         kept.append(res)
     return kept, warnings

@@ -150,6 +150,16 @@ def test_a_checkpoint_scored_twice_counts_once(tmp_path):
     assert len(warnings) == 1 and 'seed1.json' in warnings[0]
 
 
+def test_another_config_testing_the_same_checkpoint_is_its_own_row(tmp_path):
+    # softmax-la_* tests softmax_*'s checkpoint with another head.
+    for config in ('configs/x/a_b_c_d.py', 'configs/y/a-la_b_c_d.py'):
+        write_result(tmp_path, 's', config, 0, {'accuracy/top1': 1.0},
+                     checkpoint_sha256='c' * 64)
+    kept, warnings = dedupe_by_checkpoint(load_run_results(str(tmp_path)))
+    assert sorted(r.config_stem for r in kept) == ['a-la_b_c_d', 'a_b_c_d']
+    assert warnings == []
+
+
 def test_a_resumed_run_sums_its_sessions(tmp_path):
     make_run(tmp_path, 'wd', DEMO,
              [('20240101_000000', [1], [50.0], None),
