@@ -262,6 +262,25 @@ def _clean_metrics(metrics: Dict[str, float]) -> Dict[str, Optional[float]]:
     }
 
 
+def checkpoint_seed(path: Optional[str]) -> Optional[int]:
+    """The ``meta['seed']`` MMEngine's Runner saved in a checkpoint, or None
+    (no file, not loadable under ``weights_only=True``, no seed)."""
+    if not path or not osp.isfile(path):
+        return None
+    import torch
+
+    from mmghm.utils import register_checkpoint_safe_globals
+    register_checkpoint_safe_globals()
+    try:
+        ckpt = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception:  # noqa: BLE001 - not a checkpoint: no seed from it
+        return None
+    meta = ckpt.get('meta') if isinstance(ckpt, dict) else None
+    seed = meta.get('seed') if isinstance(meta, dict) else None
+    return seed if isinstance(seed, int) and not isinstance(seed,
+                                                            bool) else None
+
+
 def _sha256(path: str) -> str:
     digest = hashlib.sha256()
     with open(path, 'rb') as f:
@@ -449,13 +468,18 @@ def export_run(run: Run,
     dumped: dict = {}
     if run.config_file:
         dumped = Config.fromfile(run.config_file).to_dict()
-    seed = (dumped.get('randomness') or {}).get('seed')
+    used_test = run.test is not None and metrics is run.test
+    # A tools/test.py run on its own: the run is the checkpoint's training,
+    # whose seed the checkpoint keeps (the test's config has its own).
+    seed = checkpoint_seed(run.test_checkpoint) \
+        if used_test and not run.val else None
+    if seed is None:
+        seed = (dumped.get('randomness') or {}).get('seed')
     if seed is None:
         seed = env.get('seed')
     if seed is None:
         raise ValueError(f'{run.work_dir}: the seed is neither in the '
                          'dumped config nor in the log.')
-    used_test = run.test is not None and metrics is run.test
     if used_test:
         tool = 'tools/train.py + tools/test.py' if run.val else \
             'tools/test.py'

@@ -3,6 +3,7 @@ counted once."""
 import json
 
 import pytest
+import torch
 from fake_runs import make_run, write_result
 
 from mmghm.results.files import (config_overrides, dedupe_by_checkpoint,
@@ -53,6 +54,22 @@ def test_export_one_run_from_training_and_test(trained_and_tested):
     assert len(m['checkpoint_sha256']) == 64
     # The per-class file is of another evaluation (top-1 96.9 != 97.0).
     assert 'per_class' not in result
+
+
+def test_a_test_run_alone_takes_the_seed_of_its_checkpoint(tmp_path):
+    # softmax-la_*: a cross-entropy checkpoint of seed 2 tested with
+    # another config whose own seed is the runtime's default 0.
+    ckpt = tmp_path / 'epoch_2.pth'
+    torch.save(dict(meta=dict(seed=2, epoch=2), state_dict={}), ckpt)
+    make_run(tmp_path, 'test', DEMO,
+             tests=[('20240101_010000', {'accuracy/top1': 97.0}, ckpt)],
+             config_text=CONFIG_TEXT.replace('seed=3', 'seed=0'), seed=0)
+    (run, ) = load_runs([str(tmp_path / 'test')])
+    assert export_run(run, suite='s')['seed'] == 2
+    # Not a loadable checkpoint: the test's own seed, as before.
+    ckpt.write_bytes(b'not a checkpoint')
+    (run, ) = load_runs([str(tmp_path / 'test')])
+    assert export_run(run, suite='s')['seed'] == 0
 
 
 def test_export_last_validation_with_per_class(trained_and_tested):
