@@ -79,6 +79,15 @@ def test_weights_alone_stay_close_to_ce_in_every_group(suite):
         assert abs(gap) <= max(2.0, suite['softmax'][metric].std), metric
 
 
+def test_margins_alone_move_many_and_few_most_of_ghm_cwaps_way(suite):
+    ce, ghm, margins = (suite[m] for m in ('softmax', 'ghm-cwap',
+                                            'ghm-cwap-a-aura'))
+    for group, sign in (('many', -1), ('few', 1)):
+        full = sign * (ghm[group].mean - ce[group].mean)
+        alone = sign * (margins[group].mean - ce[group].mean)
+        assert full > 0 and alone >= 0.5 * full, group
+
+
 def test_two_sided_reaches_balanced_softmax_and_gives_up_head(suite):
     gap, spread = _gap(suite, 'ghm-cwap-2sided', 'balanced-softmax')
     assert gap >= -spread
