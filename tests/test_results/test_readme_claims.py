@@ -80,8 +80,8 @@ def test_weights_alone_stay_close_to_ce_in_every_group(suite):
 
 
 def test_margins_alone_move_many_and_few_most_of_ghm_cwaps_way(suite):
-    ce, ghm, margins = (suite[m] for m in ('softmax', 'ghm-cwap',
-                                            'ghm-cwap-a-aura'))
+    ce, ghm = suite['softmax'], suite['ghm-cwap']
+    margins = suite['ghm-cwap-a-aura']
     for group, sign in (('many', -1), ('few', 1)):
         full = sign * (ghm[group].mean - ce[group].mean)
         alone = sign * (margins[group].mean - ce[group].mean)
