@@ -27,14 +27,23 @@ __all__ = ['shifted_predictions', 'logit_shift_curve', 'mean_curve',
            'best_shift']
 
 
-def _as_scores(scores) -> np.ndarray:
+def _log_inputs(scores, class_counts: Sequence[Real]):
+    """Checked ``(log p (N, C), log n (C,))``, float64."""
     scores = np.asarray(torch.as_tensor(scores, dtype=torch.float64).cpu())
     if scores.ndim != 2 or scores.shape[1] < 2:
         raise ValueError('scores must have shape (samples, classes) with at '
                          f'least 2 classes, got {scores.shape}.')
     if not np.isfinite(scores).all() or (scores < 0).any():
         raise ValueError('scores must be probabilities (finite, >= 0).')
-    return scores
+    counts = np.asarray(class_counts, dtype=np.float64).reshape(-1)
+    if counts.size != scores.shape[1]:
+        raise ValueError(f'class_counts has {counts.size} classes but the '
+                         f'scores have {scores.shape[1]}.')
+    if not (counts > 0).all():
+        raise ValueError('class_counts must all be > 0 (log n_c is taken).')
+    # A probability that underflowed to 0 stays the lowest score.
+    return (np.log(np.maximum(scores, np.finfo(np.float64).tiny)),
+            np.log(counts))
 
 
 def shifted_predictions(scores, class_counts: Sequence[Real],
@@ -49,16 +58,8 @@ def shifted_predictions(scores, class_counts: Sequence[Real],
     Returns:
         np.ndarray: int64, shape (N,).
     """
-    scores = _as_scores(scores)
-    counts = np.asarray(class_counts, dtype=np.float64).reshape(-1)
-    if counts.size != scores.shape[1]:
-        raise ValueError(f'class_counts has {counts.size} classes but the '
-                         f'scores have {scores.shape[1]}.')
-    if not (counts > 0).all():
-        raise ValueError('class_counts must all be > 0 (log n_c is taken).')
-    # A probability that underflowed to 0 stays the lowest score.
-    log_p = np.log(np.maximum(scores, np.finfo(np.float64).tiny))
-    return np.argmax(log_p - tau * np.log(counts), axis=1)
+    log_p, log_n = _log_inputs(scores, class_counts)
+    return np.argmax(log_p - tau * log_n, axis=1)
 
 
 def logit_shift_curve(scores, target, class_counts: Sequence[Real],
@@ -75,9 +76,10 @@ def logit_shift_curve(scores, target, class_counts: Sequence[Real],
         list of dict: per tau, ``tau``, ``top1``, ``mean_class`` and one
         key per group name (all in %).
     """
+    log_p, log_n = _log_inputs(scores, class_counts)  # once, not per tau
     curve = []
     for tau in taus:
-        pred = shifted_predictions(scores, class_counts, float(tau))
+        pred = np.argmax(log_p - float(tau) * log_n, axis=1)
         res = GroupAccuracy.calculate(pred, target, class_counts, mode,
                                       thresholds, num_groups, group_names)
         curve.append(dict(tau=float(tau), top1=res['top1'],

@@ -267,10 +267,7 @@ def checkpoint_seed(path: Optional[str]) -> Optional[int]:
     (no file, not loadable under ``weights_only=True``, no seed)."""
     if not path or not osp.isfile(path):
         return None
-    import torch
-
-    from mmghm.utils import register_checkpoint_safe_globals
-    register_checkpoint_safe_globals()
+    import torch  # (import mmghm allow-listed MMEngine's checkpoint data)
     try:
         ckpt = torch.load(path, map_location='cpu', weights_only=True)
     except Exception:  # noqa: BLE001 - not a checkpoint: no seed from it

@@ -4,6 +4,7 @@ result file as README renders it."""
 import importlib.util
 import json
 import os.path as osp
+import sys
 
 import mmengine
 import numpy as np
@@ -18,9 +19,12 @@ COUNTS = [1000, 500, 200, 100, 40, 10]   # groups {0,1}, {2,3}, {4,5}
 
 
 def _tool():
+    # As when run as a script: its folder (benchmark_utils) on sys.path,
+    # which tests/conftest.py restores after the test.
+    tools = osp.join(ROOT, 'tools', 'analysis')
+    sys.path.insert(0, tools)
     spec = importlib.util.spec_from_file_location(
-        'logit_shift_frontier',
-        osp.join(ROOT, 'tools', 'analysis', 'logit_shift_frontier.py'))
+        'logit_shift_frontier', osp.join(tools, 'logit_shift_frontier.py'))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

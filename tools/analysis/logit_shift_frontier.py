@@ -39,14 +39,13 @@ import sys
 from typing import Dict, List, Optional
 
 import torch
+from benchmark_utils import ROOT, markdown_table
 
 from mmghm.evaluation.logit_shift import (best_shift, logit_shift_curve,
                                           mean_curve)
 from mmghm.results.files import BENCHMARK_SCHEMA
 from mmghm.utils.predictions import load_predictions, prediction_arrays
 from mmghm.utils.provenance import code_commit
-
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def columns(group_names: List[str]) -> List[str]:
@@ -126,11 +125,11 @@ def method_curve(paths: List[str], groups: Dict,
     return mean_curve(curves)
 
 
-def _at_tau(curve: List[Dict], tau: float) -> Dict:
+def _at_tau(curve: List[Dict], tau: float, missing: str) -> Dict:
     for r in curve:
         if abs(r['tau'] - tau) < 1e-9:
             return r
-    raise ValueError(f'--fixed-tau {tau:g} is not on the --taus grid.')
+    raise ValueError(missing)
 
 
 def frontier_rows(curves: Dict[str, List[Dict]], num_seeds: Dict[str, int],
@@ -139,12 +138,9 @@ def frontier_rows(curves: Dict[str, List[Dict]], num_seeds: Dict[str, int],
         if label not in curves:
             raise ValueError(f'{label!r} is not a --run label; labels: '
                              f'{list(curves)}.')
-    at_zero = {label: min(c, key=lambda r: abs(r['tau']))
+    at_zero = {label: _at_tau(c, 0.0, 'the tau grid must contain 0 (the '
+                              'models as trained).')
                for label, c in curves.items()}
-    for label, row in at_zero.items():
-        if row['tau'] != 0:
-            raise ValueError('the tau grid must contain 0 (the models as '
-                             f'trained); nearest is {row["tau"]}.')
     ref, meth = at_zero[args.reference], at_zero[args.method]
     floor = ref[args.keep] - args.drop
     needed = ref[args.gain] + args.share * (meth[args.gain] - ref[args.gain])
@@ -164,8 +160,9 @@ def frontier_rows(curves: Dict[str, List[Dict]], num_seeds: Dict[str, int],
     for label, curve in curves.items():
         rows.append(row(label, 'as trained', at_zero[label]))
         for tau in args.fixed_tau:
-            rows.append(row(label, f'tau fixed at {tau:g}',
-                            _at_tau(curve, tau)))
+            rows.append(row(label, f'tau fixed at {tau:g}', _at_tau(
+                curve, tau, f'--fixed-tau {tau:g} is not on the --taus '
+                'grid.')))
         rows.append(row(label, f'best {args.gain}, {args.keep} >= floor '
                         '(oracle tau)',
                         best_shift(curve, args.keep, floor, args.gain)))
@@ -194,12 +191,9 @@ def main(argv: Optional[List[str]] = None) -> None:
     print(f'floor: {args.keep} >= {target["floor"]:.2f}; target: '
           f'{args.gain} >= {target["needed"]:.2f} (oracle rows: tau '
           'chosen on the test set, a bound, not a result)')
-    print('| ' + ' | '.join(cols) + ' |')
-    print('|' + '---|' * len(cols))
-    for r in rows:
-        print('| ' + ' | '.join(
-            f'{r[c]:.2f}' if isinstance(r.get(c), float) else
-            str(r.get(c, '-')) for c in cols) + ' |')
+    print(markdown_table(cols, rows, lambda c, r: (
+        f'{r[c]:.2f}' if isinstance(r.get(c), float) else
+        str(r.get(c, '-')))))
     if args.out:
         notes = dict(n.split('=', 1) for n in args.note)
         result = dict(
