@@ -33,6 +33,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--auto-scale-lr', action='store_true',
         help='scale the lr by the actual / the base batch size')
+    parser.add_argument(
+        '--channels-last', action='store_true',
+        help='channels-last memory format for the model (mmghm.'
+        'ChannelsLastHook; about 20%% faster ResNet training on CPU)')
     add_common_args(parser)
     return parser.parse_args()
 
@@ -50,6 +54,12 @@ def main() -> None:
             raise KeyError('--auto-scale-lr needs auto_scale_lr='
                            'dict(base_batch_size=...) in the config')
         cfg.auto_scale_lr.enable = True
+    if args.channels_last:
+        hooks = list(cfg.get('custom_hooks', None) or [])
+        if not any(h.get('type') in ('mmghm.ChannelsLastHook',
+                                     'ChannelsLastHook') for h in hooks):
+            hooks.append(dict(type='mmghm.ChannelsLastHook'))
+        cfg.custom_hooks = hooks
     resolve_resume(cfg, args.resume)
     with explain_timeouts(cfg):
         runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg \

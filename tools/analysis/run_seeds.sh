@@ -7,7 +7,8 @@
 # long-tailed subset keeps its own seed, so every run sees the same images).
 # A run whose final checkpoint exists is skipped, so the script can be
 # restarted. PARALLEL (default 2) runs at a time, each with THREADS (default
-# 1) threads; EXTRA holds more --cfg-options for every run. Export the
+# 1) threads; EXTRA holds more --cfg-options for every run and TRAIN_FLAGS
+# more tools/train.py flags (e.g. --channels-last). Export the
 # results afterwards with tools/analysis/collect_results.py.
 set -uo pipefail
 root=$1; seeds=$2; shift 2
@@ -22,7 +23,7 @@ run() {
     mkdir -p "$dir"
     echo "$(date +%T) start $dir"
     OMP_NUM_THREADS=$THREADS MKL_NUM_THREADS=$THREADS python tools/train.py "$config" \
-        --work-dir "$dir" --resume --cfg-options "randomness.seed=$seed" $EXTRA \
+        --work-dir "$dir" --resume ${TRAIN_FLAGS:-} --cfg-options "randomness.seed=$seed" $EXTRA \
         > "$dir/train.out" 2>&1
     echo "$(date +%T) done  $dir (exit $?)"
 }

@@ -16,3 +16,6 @@ __all__ += ['ExactResumeHook']
 from .run_summary_hook import RunSummaryHook  # noqa: F401,E402
 
 __all__ += ['RunSummaryHook']
+from .channels_last_hook import ChannelsLastHook  # noqa: F401,E402
+
+__all__ += ['ChannelsLastHook']
