@@ -60,23 +60,25 @@ def sort_by_frequency(result: dict) -> dict:
                 group=np.asarray(result['group_of_class'])[order])
 
 
-def plot_class_accuracy(results: Sequence[dict],
+def draw_class_accuracy(results: Sequence[dict],
                         labels: Sequence[str],
-                        out_file: str,
                         title: Optional[str] = None,
-                        window: int = 1) -> str:
-    """Draw the runs' per-class accuracies over training frequency as PNG.
+                        window: int = 1):
+    """Draw the runs' per-class accuracies over training frequency.
+
+    The count bars (right axis, log scale) start at half the smallest
+    count, so the rarest class's bar is drawn; the legend sits below the
+    axes, where it covers neither bars nor lines.
 
     Args:
         results: Loaded ``GroupAccuracy`` JSON results, same data set.
         labels: One legend label per run.
-        out_file: The PNG to write.
         title: Figure title.
         window: Moving-average window over classes (for thousands of
             classes); 1 draws the raw per-class accuracies.
 
     Returns:
-        str: ``out_file``.
+        tuple: (figure, accuracy axes, count-bar axes, legend).
     """
     import matplotlib
     matplotlib.use('Agg')
@@ -94,10 +96,15 @@ def plot_class_accuracy(results: Sequence[dict],
     first = sort_by_frequency(results[0])
 
     fig, ax = plt.subplots(figsize=(max(6.0, min(14.0, counts.size * 0.12)),
-                                    4.5), dpi=120)
+                                    4.5 + 0.2 * len(results)), dpi=120)
     bars = ax.twinx()
     bars.bar(ranks, first['counts'], width=1.0, color='0.85', zorder=0)
     bars.set_yscale('log')
+    positive = first['counts'][first['counts'] > 0]
+    if positive.size:
+        # A log axis left to itself starts near the smallest bar's top,
+        # which then shows no bar at all.
+        bars.set_ylim(0.5 * positive.min(), 1.5 * positive.max())
     bars.set_ylabel('training images per class')
     ax.set_zorder(bars.get_zorder() + 1)
     ax.patch.set_visible(False)
@@ -128,10 +135,28 @@ def plot_class_accuracy(results: Sequence[dict],
     ax.set_ylim(0, 108)
     ax.set_xlabel('classes, most to least frequent in training')
     ax.set_ylabel('top-1 accuracy per class (%)')
-    ax.legend(loc='lower left', fontsize=7)
+    legend = ax.legend(loc='upper center', bbox_to_anchor=(0.5, -0.14),
+                       fontsize=7, ncol=1, frameon=False)
     if title:
         ax.set_title(title, pad=14)
     fig.tight_layout()
-    fig.savefig(out_file)
+    return fig, ax, bars, legend
+
+
+def plot_class_accuracy(results: Sequence[dict],
+                        labels: Sequence[str],
+                        out_file: str,
+                        title: Optional[str] = None,
+                        window: int = 1) -> str:
+    """Draw the runs' per-class accuracies over training frequency as PNG
+    (:func:`draw_class_accuracy`, saved with the legend inside the image).
+
+    Returns:
+        str: ``out_file``.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, _, _, legend = draw_class_accuracy(results, labels, title, window)
+    fig.savefig(out_file, bbox_inches='tight', bbox_extra_artists=[legend])
     plt.close(fig)
     return out_file

@@ -140,3 +140,29 @@ def test_bad_inputs(run_outputs, tmp_path):
     bad.write_text(json.dumps(dict(top1=3.0)))
     with pytest.raises(ValueError, match='lacks .*GroupAccuracy'):
         tool.load_result(str(bad))
+
+
+def test_rarest_class_bar_is_drawn_and_legend_covers_no_bar(run_outputs):
+    """The digits-LT counts run 140 .. 14: a log axis left alone starts
+    above 14 and hides the rarest bar; the legend (one entry a run) lies
+    outside the axes, so it covers neither bars nor accuracy lines."""
+    import matplotlib.pyplot as plt
+    tool = load_tool()
+    ce, ghm = (tool.load_result(str(p)) for p in run_outputs)
+    fig, ax, bars, legend = tool.draw_class_accuracy([ce, ghm],
+                                                     ['CE', 'GHM-CWAP'])
+    try:
+        bottom, top = bars.get_ylim()
+        heights = sorted(p.get_height() for p in bars.patches)
+        assert heights[0] == 14 and heights[-1] == 140
+        assert bottom == pytest.approx(7.0) and top == pytest.approx(210.0)
+        assert bottom < heights[0] <= heights[-1] < top
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        box = legend.get_window_extent(renderer)
+        axes_box = ax.get_window_extent(renderer)
+        assert box.y1 < axes_box.y0  # wholly below the axes
+        assert [t.get_text().split(':')[0] for t in legend.get_texts()] == [
+            'CE', 'GHM-CWAP']
+    finally:
+        plt.close(fig)
