@@ -30,12 +30,14 @@ from .utils.mmcv_lite import filter_mmcv_lite_warning  # noqa: E402
 
 filter_mmcv_lite_warning()
 
-from .utils import register_checkpoint_safe_globals  # noqa: E402
+from .utils import (install_checkpoint_loader,  # noqa: E402
+                    register_checkpoint_safe_globals)
 
 # Let torch>=2.6 `weights_only` loading accept the data MMEngine checkpoints
-# hold, through checked stand-ins that build nothing else
-# (utils/checkpoint.py).
+# hold, through checked stand-ins that build nothing else, and send every
+# checkpoint MMEngine loads through mmghm's checks (utils/checkpoint.py).
 register_checkpoint_safe_globals()
+install_checkpoint_loader()
 
 # `_base_ = 'mmghm::...'` in configs, from any folder, for editable and
 # regular installs (MMEngine 0.10 knows only its own table of packages, and

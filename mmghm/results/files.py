@@ -31,6 +31,7 @@ read by :func:`~mmghm.results.runs.load_runs`) into a run result;
 :func:`load_run_results` and :func:`load_benchmark` read and check the
 files.
 """
+import ast
 import datetime
 import hashlib
 import json
@@ -41,6 +42,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from mmghm.utils.files import atomic_json_dump
 from .names import DATASET_NAMES, parse_config_name
 from .runs import Run, select_metrics, top1_of
 
@@ -267,9 +269,9 @@ def checkpoint_seed(path: Optional[str]) -> Optional[int]:
     (no file, not loadable under ``weights_only=True``, no seed)."""
     if not path or not osp.isfile(path):
         return None
-    import torch  # (import mmghm allow-listed MMEngine's checkpoint data)
+    from mmghm.utils.checkpoint import load_checkpoint_file
     try:
-        ckpt = torch.load(path, map_location='cpu', weights_only=True)
+        ckpt = load_checkpoint_file(path)
     except Exception:  # noqa: BLE001 - not a checkpoint: no seed from it
         return None
     meta = ckpt.get('meta') if isinstance(ckpt, dict) else None

@@ -39,6 +39,11 @@ A refusal raises :class:`CheckpointRefusedError` (not an ``UnpicklingError``,
 so torch does not wrap it in advice to retry with ``weights_only=False``),
 before the object is used.
 """
+import collections
+import functools
+import os
+import warnings
+import zipfile
 from typing import Any, Callable, Dict, List, Tuple, Union
 
 import numpy as np
@@ -47,7 +52,8 @@ from mmengine.utils import digit_version
 
 __all__ = [
     'CheckpointRefusedError', 'checkpoint_safe_globals',
-    'register_checkpoint_safe_globals'
+    'register_checkpoint_safe_globals', 'install_checkpoint_loader',
+    'load_checkpoint_file', 'sanitize_checkpoint', 'META_KEYS'
 ]
 
 #: MMEngine's ``HistoryBuffer`` statistics methods, pickled by name.
@@ -94,11 +100,11 @@ def _history_buffer_statistic(owner: Any, name: Any) -> Callable:
 
 
 def _numeric_array(value: Any, field: str) -> np.ndarray:
-    if type(value) is not np.ndarray or value.ndim != 1 or \
+    if type(value) is not _CheckedArray or value.ndim != 1 or \
             value.dtype.kind not in _NUMERIC_KINDS:
         _refuse(f'HistoryBuffer.{field} must be a 1-D numeric numpy array, '
                 f'got {type(value).__name__}')
-    return value
+    return value.plain()
 
 
 def _checked_history_buffer_state(state: Any) -> Dict[str, Any]:
@@ -155,58 +161,129 @@ class _CheckedHistoryBuffer(_history_buffer_class()):
         buffer_cls.__setstate__(self, clean)
 
 
-def _numeric_dtype(spec: Any, *flags: Any) -> np.dtype:
+#: numpy type strings of the builtin numeric dtypes a checkpoint may name.
+_NUMERIC_SPECS = frozenset(
+    [c for c in '?bBhHiIlLqQefdgFDG']
+    + [f'{k}{n}' for k in 'iu' for n in (1, 2, 4, 8)]
+    + ['b1', 'f2', 'f4', 'f8', 'f16', 'c8', 'c16', 'c32'])
+#: Most dimensions an array may have (numpy's own limit is 64).
+_MAX_NDIM = 32
+
+
+class _PendingDtype:
+    """What ``numpy.dtype('f8', False, True)`` builds inside a checkpoint.
+
+    numpy pickles a dtype as that call followed by a BUILD with the
+    dtype's state tuple, and ``dtype.__setstate__`` accepts any state: a
+    structured layout with fields at any offset, sub-arrays, the object
+    flag, another item size. So the real dtype is never exposed to BUILD:
+    this stand-in accepts exactly the state of the builtin, native-order
+    dtype it was created for, once, and only arrays and scalars rebuilt by
+    :class:`_CheckedArray` / :func:`_checked_scalar` use it.
+    """
+
+    def __init__(self, spec: Any, *flags: Any):
+        if type(spec) is not str or spec not in _NUMERIC_SPECS or \
+                len(flags) > 2 or any(type(f) is not bool for f in flags):
+            _refuse(f'numpy.dtype{(spec, ) + flags!r} (only the builtin '
+                    'bool, integer, float and complex dtypes are loaded)')
+        self.dtype = np.dtype(spec)
+        self._state = self.dtype.__reduce__()[2]
+        self.built = False
+
+    def __setstate__(self, state: Any) -> None:
+        if self.built:
+            _refuse(f'a second BUILD on numpy dtype {self.dtype}')
+        if type(state) is not tuple or state != self._state:
+            _refuse(f'numpy dtype {self.dtype} with the state {state!r} '
+                    f'(only the state of the builtin native-order dtype, '
+                    f'{self._state!r}: no fields, sub-arrays, object flag, '
+                    'other item size or byte order)')
+        self.built = True
+
+    def __reduce__(self):
+        return (np.dtype, (self.dtype.str, False, True), self._state)
+
+
+def _numeric_dtype(spec: Any, *flags: Any) -> _PendingDtype:
     """Stand-in for ``numpy.dtype`` (pickled as ``dtype('f8', False,
-    True)``): numeric dtypes only."""
-    if not isinstance(spec, str) or any(type(f) is not bool for f in flags) \
-            or len(flags) > 2:
-        _refuse(f'numpy.dtype{(spec, ) + flags!r}')
-    try:
-        dtype = np.dtype(spec, *flags)
-    except TypeError as e:
-        _refuse(f'numpy.dtype({spec!r}): {e}')
-    if dtype.kind not in _NUMERIC_KINDS or dtype.fields is not None or \
-            dtype.subdtype is not None:
-        _refuse(f'numpy dtype {spec!r} (only bool, integer, float and '
-                'complex dtypes are loaded)')
-    return dtype
+    True)``): builtin numeric dtypes only."""
+    return _PendingDtype(spec, *flags)
+
+
+def _built_dtype(dtype: Any, what: str) -> np.dtype:
+    if type(dtype) is not _PendingDtype or not dtype.built:
+        _refuse(f'{what} with the dtype {dtype!r} (only a builtin numeric '
+                'dtype, rebuilt from its pickle)')
+    return dtype.dtype
 
 
 def _core_multiarray():
     return getattr(np, '_core', None) or np.core
 
 
+class _CheckedArray(np.ndarray):
+    """What ``numpy.ndarray`` names inside a checkpoint: an ndarray that
+    can be BUILT once, from a numeric dtype and exactly as many bytes as
+    its shape needs (numpy's own ``__setstate__`` trusts the dtype's field
+    offsets, which is how a crafted dtype reads past the buffer). It
+    pickles as a plain ``numpy.ndarray`` again."""
+
+    def __new__(cls, *args, **kwargs):  # numpy's _reconstruct bypasses it
+        _refuse('calling numpy.ndarray(...) from a checkpoint (arrays are '
+                'only rebuilt from their pickled bytes)')
+
+    def __setstate__(self, state: Any) -> None:
+        if getattr(self, '_mmghm_built', False):
+            _refuse('a second BUILD on a numpy array')
+        if type(state) is not tuple or len(state) != 5:
+            _refuse('a numpy array state other than numpy\'s (version, '
+                    'shape, dtype, is_fortran, bytes)')
+        version, shape, dtype, fortran, raw = state
+        dtype = _built_dtype(dtype, 'a numpy array')
+        if version != 1 or type(version) is not int or \
+                type(shape) is not tuple or len(shape) > _MAX_NDIM or \
+                any(type(d) is not int or d < 0 for d in shape) or \
+                type(fortran) is not bool or type(raw) is not bytes:
+            _refuse(f'a numpy array of shape {shape!r} from '
+                    f'{type(raw).__name__} (version 1, a tuple of sizes '
+                    f'>= 0, at most {_MAX_NDIM} dimensions, raw bytes)')
+        size = int(np.prod(shape, dtype=object)) * dtype.itemsize
+        if len(raw) != size:
+            _refuse(f'a numpy array of shape {shape} and dtype {dtype} '
+                    f'needs {size} bytes, the file gives {len(raw)}')
+        np.ndarray.__setstate__(self, (1, shape, dtype, fortran, raw))
+        self._mmghm_built = True
+
+    def plain(self) -> np.ndarray:
+        if not getattr(self, '_mmghm_built', False):
+            _refuse('a numpy array that was never given its data')
+        return self.view(np.ndarray)
+
+    def __reduce__(self):
+        return self.view(np.ndarray).__reduce__()
+
+    def __reduce_ex__(self, protocol):
+        return self.view(np.ndarray).__reduce_ex__(protocol)
+
+
 def _checked_reconstruct(subtype: Any, shape: Any, code: Any) -> np.ndarray:
     """Stand-in for numpy's ``_reconstruct``: how ndarray pickles start."""
-    if subtype is not np.ndarray or shape != (0, ) or code != b'b':
+    if subtype is not _CheckedArray or shape != (0, ) or code != b'b':
         _refuse(f'numpy _reconstruct{(subtype, shape, code)!r} (only '
                 'plain numpy.ndarray)')
-    return _core_multiarray().multiarray._reconstruct(subtype, shape, code)
+    return _core_multiarray().multiarray._reconstruct(_CheckedArray, (0, ),
+                                                      b'b')
 
 
 def _checked_scalar(dtype: Any, data: Any = None) -> np.generic:
     """Stand-in for numpy's ``scalar``: a numeric scalar from its bytes."""
-    if type(dtype) not in _numeric_dtype_classes() or \
-            dtype.kind not in _NUMERIC_KINDS or type(data) is not bytes or \
-            len(data) != dtype.itemsize:
-        _refuse(f'numpy scalar of dtype {dtype!r} from '
+    dtype = _built_dtype(dtype, 'a numpy scalar')
+    if type(data) is not bytes or len(data) != dtype.itemsize:
+        _refuse(f'numpy scalar of dtype {dtype} from '
                 f'{type(data).__name__} (only numeric scalars from their '
-                'bytes)')
+                f'{dtype.itemsize} bytes)')
     return _core_multiarray().multiarray.scalar(dtype, data)
-
-
-def _numeric_dtype_classes() -> List[type]:
-    """The classes of numpy's numeric dtypes (``numpy.dtypes``, >= 1.25);
-    a dtype pickled by a checkpoint is one of them (its BUILD needs it)."""
-    dtypes = getattr(np, 'dtypes', None)
-    if dtypes is None:  # numpy < 1.25: dtypes are all np.dtype instances
-        return [np.dtype]
-    classes = []
-    for char in '?bBhHiIlLqQefdgFDG':
-        cls = type(np.dtype(char))
-        if cls not in classes:
-            classes.append(cls)
-    return classes
 
 
 GlobalEntry = Union[Callable, Tuple[Callable, str]]
@@ -216,21 +293,23 @@ def checkpoint_safe_globals() -> List[GlobalEntry]:
     """The allow-list entries :func:`register_checkpoint_safe_globals` adds.
 
     ``(stand_in, 'module.name')`` pairs bind a global name of MMEngine's
-    checkpoints to its checked stand-in; plain classes are numpy's ndarray
-    and numeric dtype classes, which build only numeric data.
+    checkpoints to its checked stand-in. The one plain class,
+    :class:`_PendingDtype`, is listed so that BUILD reaches its checked
+    ``__setstate__``; no pickle can name it (its module path is not
+    listed).
     """
     entries: List[GlobalEntry] = [
         (_history_buffer_statistic, 'builtins.getattr'),
         (_CheckedHistoryBuffer,
          'mmengine.logging.history_buffer.HistoryBuffer'),
         (_numeric_dtype, 'numpy.dtype'),
-        np.ndarray,
+        (_CheckedArray, 'numpy.ndarray'),
+        _PendingDtype,
     ]
     for core in ('numpy.core', 'numpy._core'):
         entries.append(
             (_checked_reconstruct, f'{core}.multiarray._reconstruct'))
         entries.append((_checked_scalar, f'{core}.multiarray.scalar'))
-    entries.extend(_numeric_dtype_classes())
     return entries
 
 
@@ -245,3 +324,254 @@ def register_checkpoint_safe_globals() -> None:
     if digit_version(torch.__version__) < digit_version('2.6.0'):
         return
     torch.serialization.add_safe_globals(checkpoint_safe_globals())
+
+
+# ---------------------------------------------------------------------------
+# The one loader of checkpoint files: the container, the data, the meta.
+# ---------------------------------------------------------------------------
+#: Deepest nesting of containers a checkpoint may have (MMEngine's: < 10).
+MAX_DEPTH = 64
+
+#: ``checkpoint['meta']`` keys that MMEngine 0.10, MMPretrain 1.2 and mmghm
+#: read, with the type each must have. Audit of what acts on them:
+#:
+#: - ``epoch``, ``iter``: ``Runner.resume`` sets the loop counters.
+#: - ``seed``: ``Runner.resume`` re-seeds the run with it.
+#: - ``dataset_meta``: ``Runner.resume`` compares it (``pickle.dumps``);
+#:   MMPretrain's ``get_model``/``init_model`` take the class names.
+#: - ``CLASSES``: MMPretrain's ``get_model`` (mmcls 0.x checkpoints).
+#: - ``cfg``: the config text MMEngine's ``save_checkpoint`` writes; read
+#:   by nothing mmghm runs (MMEngine's ``BaseInferencer`` executes it when
+#:   given a checkpoint without a config: always pass the config).
+#: - ``experiment_name``, ``time``, ``mmengine_version``: informational.
+#: - ``mmghm_class_counts``, ``mmghm_aura_rank_density``: mmghm's hooks,
+#:   which check shapes and values themselves.
+#:
+#: ``config`` is the one key that runs code: ``Runner.resume`` executes it
+#: with ``Config.fromstring(..., '.py')``. MMEngine itself never writes it
+#: (it writes ``cfg``), so it is dropped with a warning, as is every key
+#: not listed here, before MMEngine sees the checkpoint.
+META_KEYS: Dict[str, Tuple[type, ...]] = {
+    'epoch': (int, ),
+    'iter': (int, ),
+    'seed': (int, type(None)),
+    'dataset_meta': (dict, type(None)),
+    'CLASSES': (list, tuple),
+    'cfg': (str, ),
+    'experiment_name': (str, ),
+    'time': (str, ),
+    'mmengine_version': (str, ),
+    'mmghm_class_counts': (torch.Tensor, list, tuple),
+    'mmghm_aura_rank_density': (dict, ),
+}
+
+#: ``message_hub.runtime_info`` keys that hooks turn into file paths on
+#: resume: MMEngine's ``CheckpointHook`` deletes (even ``rmtree``\ s) the
+#: files ``keep_ckpt_ids`` and ``best_ckpt*`` name. Ids must be integers
+#: (their files are then inside the run's out_dir); best-checkpoint paths
+#: are dropped (the next best checkpoint is saved anew; the old one stays).
+_RUNTIME_PATH_PREFIX = 'best_ckpt'
+
+#: Plain values a checkpoint may hold besides containers and tensors.
+_LEAF_TYPES = (type(None), bool, int, float, complex, str, bytes,
+               torch.dtype, torch.device, torch.Size, np.generic)
+
+
+def _check_tensor(t: torch.Tensor, where: str) -> None:
+    if type(t) not in (torch.Tensor, torch.nn.Parameter) or \
+            t.layout is not torch.strided or t.is_quantized:
+        _refuse(f'{where}: a {type(t).__name__} with layout {t.layout} '
+                '(only plain dense tensors)')
+    nbytes = t.numel() * t.element_size()
+    storage = t.untyped_storage().nbytes()
+    if nbytes > storage or any(s == 0 and n > 1
+                               for s, n in zip(t.stride(), t.shape)):
+        _refuse(f'{where}: a tensor of shape {tuple(t.shape)} and stride '
+                f'{t.stride()} over {storage} bytes of storage (an expanded '
+                'or overlapping view; tensors must cover their own bytes)')
+
+
+def _clean(obj: Any, where: str, depth: int, seen: Dict[int, Any],
+           active: set) -> Any:
+    """``obj`` with numpy arrays made plain, after checking it is data."""
+    key = id(obj)
+    if key in seen:
+        return seen[key]
+    if key in active:
+        _refuse(f'{where}: a container that contains itself')
+    if depth > MAX_DEPTH:
+        _refuse(f'{where}: containers nested deeper than {MAX_DEPTH}')
+    kind = type(obj)
+    if isinstance(obj, torch.Tensor):
+        _check_tensor(obj, where)
+        out = obj
+    elif kind is _CheckedArray:
+        out = obj.plain()
+    elif kind is _PendingDtype:
+        out = _built_dtype(obj, where)
+    elif kind in _LEAF_TYPES or isinstance(obj, np.generic):
+        out = obj
+    elif kind is _history_buffer_class():
+        out = obj  # only ever built through _CheckedHistoryBuffer
+    elif kind in (dict, collections.OrderedDict, list, tuple, set):
+        active.add(key)
+        if kind in (dict, collections.OrderedDict):
+            for k in list(obj):
+                if type(k) not in (str, int, float, bool, tuple) and \
+                        k is not None:
+                    _refuse(f'{where}: a key of type {type(k).__name__}')
+                obj[k] = _clean(obj[k], f'{where}[{k!r}]', depth + 1, seen,
+                                active)
+            out = obj
+        elif kind is list:
+            for i, v in enumerate(obj):
+                obj[i] = _clean(v, f'{where}[{i}]', depth + 1, seen, active)
+            out = obj
+        else:
+            items = [_clean(v, f'{where}[{i}]', depth + 1, seen, active)
+                     for i, v in enumerate(obj)]
+            out = kind(items)
+        active.discard(key)
+    else:
+        _refuse(f'{where}: a {kind.__module__}.{kind.__qualname__} '
+                '(a checkpoint holds data only: no functions, classes or '
+                'other objects)')
+    seen[key] = out
+    return out
+
+
+def _sanitize_meta(meta: Any, source: str) -> Dict[str, Any]:
+    if meta is None:
+        return {}
+    if type(meta) is not dict:
+        _refuse(f"{source}: checkpoint['meta'] is a "
+                f'{type(meta).__name__}, not a dict')
+    for key in list(meta):
+        if key not in META_KEYS:
+            why = (" (MMEngine's Runner.resume would execute it as Python)"
+                   if key == 'config' else
+                   ' (nothing mmghm, MMEngine or MMPretrain reads needs it)')
+            warnings.warn(f"{source}: dropped checkpoint['meta'][{key!r}]"
+                          f'{why}; kept: {sorted(META_KEYS)}', UserWarning,
+                          stacklevel=3)
+            del meta[key]
+            continue
+        value, allowed = meta[key], META_KEYS[key]
+        if type(value) not in allowed or (key in ('epoch', 'iter')
+                                          and value < 0):
+            _refuse(f"{source}: checkpoint['meta'][{key!r}] is "
+                    f'{type(value).__name__} {value!r:.60}; it must be '
+                    + ' or '.join(t.__name__ for t in allowed)
+                    + (' >= 0' if key in ('epoch', 'iter') else ''))
+    return meta
+
+
+def _sanitize_message_hub(hub: Any, source: str) -> None:
+    info = hub.get('runtime_info') if type(hub) is dict else None
+    if type(info) is not dict:
+        return
+    ids = info.get('keep_ckpt_ids')
+    if ids is not None and (type(ids) is not list or any(
+            type(i) is not int or i < 0 for i in ids)):
+        _refuse(f"{source}: message_hub runtime_info['keep_ckpt_ids'] must "
+                f'be a list of checkpoint numbers (ints >= 0), got '
+                f'{ids!r:.80} (CheckpointHook deletes the files they name)')
+    for key in [k for k in info if isinstance(k, str)
+                and k.startswith(_RUNTIME_PATH_PREFIX)]:
+        warnings.warn(f"{source}: dropped message_hub runtime_info[{key!r}] "
+                      '(a path that CheckpointHook would delete; the next '
+                      'best checkpoint is saved anew)', UserWarning,
+                      stacklevel=3)
+        del info[key]
+
+
+def sanitize_checkpoint(checkpoint: Any, source: str = '<checkpoint>'):
+    """Check that a loaded checkpoint is data only and make it safe to hand
+    to MMEngine: plain numpy arrays, dense tensors, the meta keys of
+    :data:`META_KEYS` (others dropped, with a warning naming each), no
+    paths for hooks to delete.
+
+    Raises:
+        CheckpointRefusedError: anything else.
+    """
+    checkpoint = _clean(checkpoint, source, 0, {}, set())
+    if isinstance(checkpoint, dict):
+        if 'meta' in checkpoint:
+            checkpoint['meta'] = _sanitize_meta(checkpoint['meta'], source)
+        if 'message_hub' in checkpoint:
+            _sanitize_message_hub(checkpoint['message_hub'], source)
+    return checkpoint
+
+
+def check_checkpoint_container(path: str) -> None:
+    """Refuse a file whose zip records would expand beyond its own size.
+
+    ``torch.save`` writes a zip of *stored* (uncompressed) records; a
+    deflated record, or one whose declared size differs from its stored
+    size, lets a small file allocate without bound while it loads.
+    """
+    size = os.path.getsize(path)
+    if not zipfile.is_zipfile(path):
+        _refuse(f'{path} is not in the zip format torch.save has written '
+                'since torch 1.6 (old formats are not loaded)')
+    total = 0
+    with zipfile.ZipFile(path) as zf:
+        for info in zf.infolist():
+            if info.compress_type != zipfile.ZIP_STORED or \
+                    info.file_size != info.compress_size:
+                _refuse(f'{path}: record {info.filename!r} is compressed '
+                        f'({info.compress_size} bytes expanding to '
+                        f'{info.file_size}); torch.save stores records '
+                        'uncompressed')
+            total += info.file_size
+    if total > size:
+        _refuse(f'{path}: its records declare {total} bytes in a file of '
+                f'{size}')
+
+
+def load_checkpoint_file(path: str, map_location: Any = 'cpu') -> Any:
+    """Load a checkpoint file as data: the one loader mmghm uses.
+
+    The container is checked (:func:`check_checkpoint_container`), the
+    pickle is read with ``torch.load(weights_only=True)`` and mmghm's
+    allow-list, and the result passes :func:`sanitize_checkpoint`.
+    """
+    path = os.path.expanduser(str(path))
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f'{path} can not be found.')
+    check_checkpoint_container(path)
+    checkpoint = torch.load(path, map_location=map_location,
+                            weights_only=True)
+    return sanitize_checkpoint(checkpoint, path)
+
+
+def _sanitizing(loader: Callable) -> Callable:
+    @functools.wraps(loader)
+    def load(filename, *args, **kwargs):
+        return sanitize_checkpoint(loader(filename, *args, **kwargs),
+                                   str(filename))
+
+    load._mmghm_sanitizing = True
+    return load
+
+
+def install_checkpoint_loader() -> None:
+    """Route every checkpoint MMEngine loads (``--resume``, auto-resume,
+    ``load_from``, ``Runner.load_checkpoint``, ``EMAHook``, MMPretrain's
+    ``init_model``) through mmghm: local files through
+    :func:`load_checkpoint_file`, the other schemes (``http://``,
+    ``torchvision://``...) through :func:`sanitize_checkpoint` after
+    MMEngine's own loader. Idempotent."""
+    from mmengine.runner.checkpoint import CheckpointLoader
+    schemes = CheckpointLoader._schemes
+    for prefix, loader in list(schemes.items()):
+        if getattr(loader, '_mmghm_sanitizing', False):
+            continue
+        if prefix == '':
+            def local(filename, map_location=None):
+                return load_checkpoint_file(filename, map_location)
+
+            local._mmghm_sanitizing = True
+            schemes[prefix] = local
+        else:
+            schemes[prefix] = _sanitizing(loader)

@@ -357,11 +357,8 @@ def state_from_checkpoint(checkpoint: Union[str, dict],
     """
     path = checkpoint if isinstance(checkpoint, str) else '<checkpoint>'
     if isinstance(checkpoint, str):
-        import torch
-
-        import mmghm  # noqa: F401 (allow-lists MMEngine checkpoint globals)
-        checkpoint = torch.load(
-            checkpoint, map_location='cpu', weights_only=True)
+        from mmghm.utils.checkpoint import load_checkpoint_file
+        checkpoint = load_checkpoint_file(checkpoint)
     state_dict = checkpoint.get('state_dict', checkpoint)
     loss_key = find_loss_key(state_dict, loss_key, path)
 

@@ -133,12 +133,10 @@ def payloads(marker: str) -> Dict[str, bytes]:
             embedded(b'b')),
         'scalar_short_bytes': call(
             glob('numpy._core.multiarray', 'scalar'),
-            call(glob('numpy', 'dtype'), text('f8'), b'\x89', b'\x88'),
-            embedded(b'\x00')),
+            embedded(np.dtype('f8')), embedded(b'\x00')),
         'scalar_of_object': call(
             glob('numpy._core.multiarray', 'scalar'),
-            call(glob('numpy', 'dtype'), text('f8'), b'\x89', b'\x88'),
-            code),
+            embedded(np.dtype('f8')), code),
     }
 
 

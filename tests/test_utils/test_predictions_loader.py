@@ -69,7 +69,7 @@ class _StorageBytes:
 @pytest.mark.parametrize('make, match', [
     (lambda m: [dict(pred_score=_System(m))], 'the global posix.system'),
     (lambda m: [dict(x=_Encode())], r"_codecs.encode\(str, 'rot13'\)"),
-    (lambda m: [dict(x=_StorageBytes(m))], 'Weights only load failed'),
+    (lambda m: [dict(x=_StorageBytes(m))], 'malformed tensor storage'),
 ])
 def test_code_in_a_predictions_file_is_refused_unrun(tmp_path, make, match):
     marker = tmp_path / 'ran'

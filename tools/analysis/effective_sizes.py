@@ -20,11 +20,10 @@ import json
 import math
 import sys
 
-import torch
-
-import mmghm  # noqa: F401  (allow-lists MMEngine's checkpoint globals)
+import mmghm  # noqa: F401  (registers the modules)
 from mmghm.models.losses.ghm_cwap_functional import effective_size
 from mmghm.models.losses.ghm_cwap_loss import _decode_config
+from mmghm.utils.checkpoint import load_checkpoint_file
 from mmghm.visualization.grad_hist_state import find_loss_key, loss_buffer
 
 
@@ -88,8 +87,7 @@ def study(checkpoint: dict, loss_key=None) -> dict:
 
 def main(argv=None):
     args = parse_args(argv)
-    checkpoint = torch.load(args.checkpoint, map_location='cpu',
-                            weights_only=True)
+    checkpoint = load_checkpoint_file(args.checkpoint)
     try:
         res = study(checkpoint, args.loss_key)
     except ValueError as err:
