@@ -6,6 +6,7 @@ from mmpretrain.datasets import CustomDataset
 from mmpretrain.datasets.categories import IMAGENET_CATEGORIES
 
 from mmghm.registry import DATASETS
+from .utils import check_relative_path
 
 SPLITS = ('train', 'val', 'test')
 
@@ -21,6 +22,11 @@ def read_split_list(ann_file: str, num_classes: int,
 
     Returns:
         list[tuple[str, int]]: (path, label) per non-empty line.
+
+    Raises:
+        ValueError: a malformed line, a label out of range, or a path that
+            leads out of the data root (absolute, ``..``, a URL:
+            :func:`mmghm.datasets.utils.check_relative_path`).
     """
     if not exists(ann_file):
         raise FileNotFoundError(f'{dataset}: split list {ann_file} not found.')
@@ -39,7 +45,8 @@ def read_split_list(ann_file: str, num_classes: int,
             raise ValueError(
                 f'{dataset}: {ann_file} line {lineno} has label {label}, '
                 f'outside the {num_classes} classes (0..{num_classes - 1}).')
-        samples.append((fields[0], label))
+        samples.append((check_relative_path(
+            fields[0], f'{dataset}: {ann_file} line {lineno}'), label))
     if not samples:
         raise ValueError(f'{dataset}: {ann_file} lists no image.')
     return samples

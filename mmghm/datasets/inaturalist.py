@@ -5,6 +5,7 @@ from mmengine.fileio import exists, get_file_backend, load
 from mmpretrain.datasets import BaseDataset
 
 from mmghm.registry import DATASETS
+from .utils import check_relative_path
 
 
 @DATASETS.register_module()
@@ -112,9 +113,11 @@ class INaturalist(BaseDataset):
                 raise self._error(
                     f'image {img["id"]!r} ({img["file_name"]}) has no '
                     'annotation.')
+            file_name = check_relative_path(
+                img['file_name'],
+                f'INaturalist: {self.ann_file}: image {img["id"]!r}')
             data_list.append(
-                dict(img_path=backend.join_path(self.img_prefix,
-                                                img['file_name']),
+                dict(img_path=backend.join_path(self.img_prefix, file_name),
                      gt_label=label_of_image[img['id']]))
         if not data_list:
             raise self._error('holds no image.')

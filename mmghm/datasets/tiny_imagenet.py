@@ -5,6 +5,7 @@ from mmengine.fileio import exists, get_file_backend, list_from_file
 from mmpretrain.datasets import BaseDataset
 
 from mmghm.registry import DATASETS
+from .utils import check_relative_path
 
 SPLITS = ('train', 'val')
 
@@ -59,8 +60,12 @@ class TinyImageNet(BaseDataset):
             raise FileNotFoundError(
                 f'TinyImageNet: {self.ann_file} not found; data_root must be '
                 'the unpacked tiny-imagenet-200 folder.')
-        wnids = [w.strip() for w in list_from_file(self.ann_file)]
-        wnids = [w for w in wnids if w]
+        wnids = [(i, w.strip())
+                 for i, w in enumerate(list_from_file(self.ann_file), 1)]
+        wnids = [
+            check_relative_path(w, f'TinyImageNet: {self.ann_file} line {i}',
+                                name_only=True) for i, w in wnids if w
+        ]
         if not wnids:
             raise ValueError(f'TinyImageNet: {self.ann_file} lists no wnid.')
         dup = {w for w in wnids if wnids.count(w) > 1}
@@ -114,6 +119,8 @@ class TinyImageNet(BaseDataset):
                     f'TinyImageNet: {ann} line {lineno} is malformed: '
                     f'{line!r}; expected "<image>\\t<wnid>\\t<box>".')
             name, wnid = fields[0].strip(), fields[1].strip()
+            name = check_relative_path(
+                name, f'TinyImageNet: {ann} line {lineno}', name_only=True)
             if wnid not in label_of:
                 raise ValueError(
                     f'TinyImageNet: {ann} line {lineno} names {wnid!r}, '

@@ -10,8 +10,10 @@ into a cache folder. The zip is wherever its user keeps it: named by
 ``$MMGHM_CIFAR10_ZIP`` or given as an argument (or ``data/cifar10-jpeg.zip``
 under the working directory); nothing here knows of any other place.
 """
+import ntpath
 import os
 import os.path as osp
+import posixpath
 import shutil
 import tempfile
 import zipfile
@@ -19,6 +21,9 @@ from pathlib import Path
 from typing import Optional, Union
 
 from mmghm.utils.class_counts import dataset_class_counts  # noqa: F401
+
+#: The splits a CIFAR-10 JPEG zip must hold, as ``<split>/<class>/*.jpg``.
+CIFAR10_SPLITS = ('train', 'test')
 
 CIFAR10_ZIP_NAME = 'cifar10-jpeg.zip'
 #: Environment variable that overrides where the zip is looked for.
@@ -67,6 +72,8 @@ def prepare_cifar10_jpeg(cache_dir: Union[str, Path, None] = None,
 
     Raises:
         FileNotFoundError: If the zip file cannot be found.
+        ValueError: If the zip lacks a split (``train/`` or ``test/``, each
+            with ``<class>/<image>`` files); nothing is unpacked then.
     """
     cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
     if (cache_dir / _COMPLETE_MARKER).is_file():
@@ -82,6 +89,7 @@ def prepare_cifar10_jpeg(cache_dir: Union[str, Path, None] = None,
                                 dir=cache_dir.parent))
     try:
         with zipfile.ZipFile(zip_path) as zf:
+            _check_cifar10_members(zf.namelist(), zip_path)
             zf.extractall(tmp)
         (tmp / _COMPLETE_MARKER).write_text(str(zip_path) + '\n')
         if cache_dir.exists():  # an incomplete leftover, or another winner
@@ -97,3 +105,64 @@ def prepare_cifar10_jpeg(cache_dir: Union[str, Path, None] = None,
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return cache_dir
+
+
+def _check_cifar10_members(names, zip_path) -> None:
+    """Refuse a CIFAR-10 zip without ``train/<class>/<image>`` or
+    ``test/<class>/<image>`` entries (before unpacking, naming the split)."""
+    missing = [
+        split for split in CIFAR10_SPLITS
+        if not any(n.startswith(split + '/') and not n.endswith('/')
+                   and n.count('/') >= 2 for n in names)
+    ]
+    if missing:
+        raise ValueError(
+            f'{zip_path} holds no {" and no ".join(s + "/" for s in missing)}'
+            f' split: a CIFAR-10 JPEG zip holds {CIFAR10_SPLITS[0]}/<class>/'
+            f'<image> and {CIFAR10_SPLITS[1]}/<class>/<image>; nothing was '
+            'unpacked.')
+
+
+def check_relative_path(path: str, where: str, name_only: bool = False) -> str:
+    """An image path read from an annotation file, checked to stay inside
+    the data root: relative, without ``..`` leading out of it, without a
+    URL scheme, NUL or backslash-separated parts.
+
+    The check is on the text (symbolic links that the data root itself
+    holds are the data set's layout and are followed as usual).
+
+    Args:
+        path: The path as the file gives it.
+        where: The file and line, for the error message.
+        name_only: The entry names one file or folder (no ``/``), as
+            TinyImageNet's wnids and validation images do.
+
+    Returns:
+        ``path``, normalised (``a/./b`` -> ``a/b``).
+
+    Raises:
+        ValueError: naming ``where``, the path and the rule it breaks.
+    """
+    problem = None
+    if not isinstance(path, str) or not path:
+        problem = 'is empty or not a string'
+    elif '\x00' in path:
+        problem = 'holds a NUL character'
+    elif '://' in path:
+        problem = 'is a URL'
+    elif '\\' in path:
+        problem = 'holds a backslash'
+    elif posixpath.isabs(path) or ntpath.isabs(path):
+        problem = 'is absolute'
+    else:
+        norm = posixpath.normpath(path)
+        if norm == '..' or norm.startswith('../'):
+            problem = 'leads out of the data root with ".."'
+        elif name_only and ('/' in path or path in ('.', '..')):
+            problem = 'is not a single file or folder name'
+    if problem:
+        raise ValueError(
+            f'{where}: image path {path!r} {problem}; annotation files may '
+            'only name files inside the data root (relative paths without '
+            '"..").')
+    return posixpath.normpath(path)
