@@ -77,3 +77,61 @@ def test_balanced_folder_made_long_tailed(folders, tmp_path):
     # int(10 * (1/4) ** (i / 2)) for i = 0, 1, 2.
     assert result['class_counts'] == [10, 5, 2]
     assert result['num_test_samples'] == [4, 4, 4]
+
+
+def _build_train_set(config: Path):
+    from mmengine.config import Config
+    from mmengine.registry import DefaultScope
+
+    import mmghm  # noqa: F401
+    from mmghm.registry import DATASETS
+    cfg = Config.fromfile(str(config))
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        return DATASETS.build(cfg.train_dataloader.dataset)
+
+
+@pytest.mark.parametrize('name', [
+    'ghm-cwap_resnet32_30e_own-data.py',
+    'ghm-cwap_resnet32_30e_own-data-balanced.py'])
+def test_unset_own_data_root_names_the_variable_and_the_layout(
+        name, tmp_path, monkeypatch):
+    """Without OWN_DATA_ROOT the configs fall back to data/own-data; where
+    that is missing the error says so, names the variable and the layout
+    (not a bare FileNotFoundError of 'data/own-data/train')."""
+    monkeypatch.delenv('OWN_DATA_ROOT', raising=False)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError) as info:
+        _build_train_set(CONFIGS / name)
+    message = str(info.value)
+    assert "'data/own-data/train' does not exist" in message
+    assert 'OWN_DATA_ROOT is not set' in message
+    assert 'export OWN_DATA_ROOT=/path/to/root' in message
+    assert '<root>/train/<class>/*.jpg' in message
+    assert '<root>/test/<class>/*.jpg' in message
+
+
+def test_own_data_root_without_class_folders_says_it_is_set(tmp_path,
+                                                            monkeypatch):
+    (tmp_path / 'train' / 'notes.txt').parent.mkdir()
+    (tmp_path / 'train' / 'notes.txt').write_text('no class folders')
+    monkeypatch.setenv('OWN_DATA_ROOT', str(tmp_path))
+    with pytest.raises(FileNotFoundError) as info:
+        _build_train_set(CONFIGS / 'ghm-cwap_resnet32_30e_own-data.py')
+    message = str(info.value)
+    assert 'has no class sub-folders' in message
+    assert f'OWN_DATA_ROOT is set to {str(tmp_path)!r}' in message
+
+
+def test_own_data_root_set_builds_the_folders_classes(folders, monkeypatch):
+    monkeypatch.setenv('OWN_DATA_ROOT', str(folders[0]))
+    dataset = _build_train_set(CONFIGS / 'ghm-cwap_resnet32_30e_own-data.py')
+    assert type(dataset).__name__ == 'ImageFolder'
+    assert dataset.metainfo['classes'] == CLASSES
+    assert np.bincount(dataset.get_gt_labels()).tolist() == [24, 9, 3]
+
+
+def test_image_folder_rejects_a_bad_root_env():
+    from mmghm.datasets import ImageFolder
+    with pytest.raises(ValueError, match='root_env must be the name'):
+        ImageFolder(data_root='x', data_prefix='train', root_env='',
+                    lazy_init=True)

@@ -9,7 +9,9 @@
 #
 # Before training, set the two things only you know:
 #   1. where the data are: export OWN_DATA_ROOT=/path/to/data_root
-#      (or edit `data_root` below);
+#      (or edit `data_root` below); unset, it falls back to data/own-data
+#      and, when that folder is missing, stops with an error that names
+#      OWN_DATA_ROOT and this layout;
 #   2. how many classes there are: edit `num_classes` below, or pass
 #      --cfg-options model.head.num_classes=C model.head.loss.num_classes=C
 #
@@ -68,7 +70,10 @@ train_dataloader = dict(
     batch_size=128,
     num_workers=2,
     dataset=dict(
-        type='CustomDataset',
+        # MMPretrain's CustomDataset, with a clear error naming
+        # OWN_DATA_ROOT and the layout when the folder is missing.
+        type='mmghm.ImageFolder',
+        root_env='OWN_DATA_ROOT',
         data_root=data_root,
         data_prefix='train',
         with_label=True,
@@ -79,7 +84,8 @@ val_dataloader = dict(
     batch_size=128,
     num_workers=2,
     dataset=dict(
-        type='CustomDataset',
+        type='mmghm.ImageFolder',
+        root_env='OWN_DATA_ROOT',
         data_root=data_root,
         data_prefix='test',
         with_label=True,

@@ -1,4 +1,5 @@
 __all__ = []
+from .image_folder import ImageFolder  # noqa: F401
 from .imagenet_lt import ImageNetLT  # noqa: F401
 from .inaturalist import INaturalist  # noqa: F401
 from .long_tailed import LongTailedDataset, long_tailed_counts  # noqa: F401
@@ -10,5 +11,5 @@ from .utils import (dataset_class_counts, find_cifar10_jpeg,  # noqa: F401
 __all__ += [
     'LongTailedDataset', 'long_tailed_counts', 'TinyImageNet', 'ImageNetLT',
     'INaturalist', 'SklearnDigits', 'dataset_class_counts',
-    'find_cifar10_jpeg', 'prepare_cifar10_jpeg'
+    'find_cifar10_jpeg', 'prepare_cifar10_jpeg', 'ImageFolder'
 ]
