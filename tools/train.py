@@ -15,6 +15,7 @@ from mmengine.runner import Runner
 
 from mmghm.utils import (add_common_args, describe_launch, explain_timeouts,
                          load_config, resolve_resume)
+from mmghm.utils.threads import apply_cpu_threads
 
 
 def parse_args() -> argparse.Namespace:
@@ -61,10 +62,13 @@ def main() -> None:
             hooks.append(dict(type='mmghm.ChannelsLastHook'))
         cfg.custom_hooks = hooks
     resolve_resume(cfg, args.resume)
+    # Small CPU runs on one thread unless OMP_NUM_THREADS says otherwise.
+    threads = apply_cpu_threads(cfg)
     with explain_timeouts(cfg):
         runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg \
             else RUNNERS.build(cfg)
         describe_launch(runner)
+        runner.logger.info(threads)
         runner.train()
 
 
