@@ -467,8 +467,9 @@ def _sanitize_meta(meta: Any, source: str) -> Dict[str, Any]:
 
 
 def _sanitize_message_hub(hub: Any, source: str) -> None:
-    info = hub.get('runtime_info') if type(hub) is dict else None
-    if type(info) is not dict:
+    mappings = (dict, collections.OrderedDict)
+    info = hub.get('runtime_info') if type(hub) in mappings else None
+    if type(info) not in mappings:
         return
     ids = info.get('keep_ckpt_ids')
     if ids is not None and (type(ids) is not list or any(

@@ -234,3 +234,22 @@ def test_poisoned_real_checkpoint_is_refused_by_the_tools(
     assert proc.returncode != 0
     assert 'mmghm refused to load this checkpoint' in proc.stderr
     assert not marker.exists()
+
+
+@pytest.mark.subprocess
+def test_resume_from_a_checkpoint_with_meta_config_never_runs_it(
+        demo_checkpoint, tmp_path):
+    """MMEngine's Runner.resume executes meta['config'] as a Python config;
+    mmghm drops it (naming it) before MMEngine sees the checkpoint."""
+    marker = tmp_path / 'marker'
+    ckpt = torch.load(demo_checkpoint, weights_only=True)
+    ckpt['meta']['config'] = f'open({str(marker)!r}, "w").write("pwned")'
+    evil = tmp_path / 'evil.pth'
+    torch.save(ckpt, evil)
+    proc = _tool(['tools/train.py', str(DEMO), '--resume', str(evil),
+                  '--work-dir', str(tmp_path / 'w'), '--cfg-options',
+                  'train_cfg.max_epochs=2'], cwd=tmp_path)
+    assert not marker.exists()
+    assert "dropped checkpoint['meta']['config']" in proc.stderr + \
+        proc.stdout
+    assert proc.returncode == 0, proc.stderr[-3000:]
