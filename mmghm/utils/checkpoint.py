@@ -42,6 +42,8 @@ before the object is used.
 import collections
 import functools
 import os
+import pickle
+import struct
 import warnings
 import zipfile
 from typing import Any, Callable, Dict, List, Tuple, Union
@@ -540,9 +542,20 @@ def load_checkpoint_file(path: str, map_location: Any = 'cpu') -> Any:
     path = os.path.expanduser(str(path))
     if not os.path.isfile(path):
         raise FileNotFoundError(f'{path} can not be found.')
-    check_checkpoint_container(path)
-    checkpoint = torch.load(path, map_location=map_location,
-                            weights_only=True)
+    try:
+        check_checkpoint_container(path)
+        checkpoint = torch.load(path, map_location=map_location,
+                                weights_only=True)
+    except CheckpointRefusedError:
+        raise
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError,
+            TypeError, KeyError, IndexError, AttributeError, OverflowError,
+            NotImplementedError, struct.error, zipfile.BadZipFile,
+            zipfile.LargeZipFile, UnicodeDecodeError, OSError) as e:
+        # torch's own refusals (globals never allowed) and a damaged file.
+        raise CheckpointRefusedError(
+            f'{path} is not a checkpoint mmghm can load: '
+            f'{type(e).__name__}: {e}') from e
     return sanitize_checkpoint(checkpoint, path)
 
 

@@ -206,7 +206,16 @@ def load_predictions(path: str) -> List[Dict[str, Any]]:
         ValueError: the file is not a list of dicts.
     """
     with open(path, 'rb') as f:
-        data = _PredictionsUnpickler(f).load()
+        try:
+            data = _PredictionsUnpickler(f).load()
+        except CheckpointRefusedError:
+            raise
+        except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError,
+                TypeError, KeyError, IndexError, AttributeError,
+                OverflowError, UnicodeDecodeError, MemoryError) as e:
+            # A damaged pickle (or a call with the wrong arguments).
+            _refuse(f'{path} is not a pickle mmghm can read: '
+                    f'{type(e).__name__}: {e}')
     _check_data(data, path, set())
     if not isinstance(data, list) or not all(isinstance(d, dict)
                                              for d in data):

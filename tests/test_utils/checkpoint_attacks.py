@@ -13,6 +13,7 @@ from typing import Dict
 
 import numpy as np
 import torch
+from mmengine.logging import MessageHub
 
 PROTO2 = b'\x80\x02'
 STOP = b'.'
@@ -180,3 +181,29 @@ def append_to_checkpoint(src, dst, body: bytes) -> None:
         target=sentinel, raw=body))
     module = type('pickle_module', (), dict(Pickler=pickler))
     torch.save(ckpt, dst, pickle_module=module)
+
+
+def mmengine_checkpoint(**meta_extra):
+    """What MMEngine 0.10's Runner.save_checkpoint writes, in small."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3),
+                                torch.nn.BatchNorm2d(8))
+    model.to(memory_format=torch.channels_last)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    model(torch.randn(2, 3, 8, 8)).sum().backward()
+    opt.step()
+    hub = MessageHub(f'ckpt-test-{id(model)}')
+    for v in (1.0, 2.5, 4.0):
+        hub.update_scalar('train/loss', v)
+    hub.update_info('keep_ckpt_ids', [1, 2])
+    hub.update_info('np_scalar', np.float64(0.5))
+    hub.update_info('np_array',
+                    np.asfortranarray(np.arange(6.).reshape(2, 3)))
+    meta = dict(epoch=2, iter=20, seed=0, cfg='model = dict()',
+                experiment_name='x', time='20261201_000000',
+                mmengine_version='0.10.7',
+                dataset_meta=dict(classes=('a', 'b')),
+                mmghm_class_counts=[5000, 50])
+    meta.update(meta_extra)
+    return dict(meta=meta, state_dict=model.state_dict(),
+                message_hub=hub.state_dict(), optimizer=opt.state_dict())
