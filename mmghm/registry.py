@@ -8,6 +8,7 @@ with ``type='mmghm.Name'`` and ``custom_imports=dict(imports=['mmghm'])``.
 ``locations`` tells MMEngine which modules to import so that every class is
 registered before it is looked up.
 """
+from mmengine.registry import DATA_SAMPLERS as MMENGINE_DATA_SAMPLERS
 from mmengine.registry import DATASETS as MMENGINE_DATASETS
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import METRICS as MMENGINE_METRICS
@@ -15,7 +16,9 @@ from mmengine.registry import MODEL_WRAPPERS as MMENGINE_MODEL_WRAPPERS
 from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import Registry
 
-__all__ = ['MODELS', 'MODEL_WRAPPERS', 'HOOKS', 'DATASETS', 'METRICS']
+__all__ = [
+    'MODELS', 'MODEL_WRAPPERS', 'HOOKS', 'DATASETS', 'METRICS', 'DATA_SAMPLERS'
+]
 
 #: Losses, backbones and heads.
 MODELS = Registry(
@@ -37,3 +40,7 @@ DATASETS = Registry(
 METRICS = Registry(
     'metric', parent=MMENGINE_METRICS, scope='mmghm',
     locations=['mmghm.evaluation'])
+#: Class-aware samplers (class-balanced, square-root, progressive).
+DATA_SAMPLERS = Registry(
+    'data sampler', parent=MMENGINE_DATA_SAMPLERS, scope='mmghm',
+    locations=['mmghm.datasets'])

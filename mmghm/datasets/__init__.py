@@ -13,3 +13,11 @@ __all__ += [
     'INaturalist', 'SklearnDigits', 'dataset_class_counts',
     'find_cifar10_jpeg', 'prepare_cifar10_jpeg', 'ImageFolder'
 ]
+from .samplers import (  # noqa: F401,E402
+    ClassAwareSampler, ClassBalancedSampler, ProgressivelyBalancedSampler,
+    SquareRootSampler)
+
+__all__ += [
+    'ClassAwareSampler', 'ClassBalancedSampler', 'SquareRootSampler',
+    'ProgressivelyBalancedSampler'
+]
