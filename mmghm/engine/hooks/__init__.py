@@ -19,3 +19,7 @@ __all__ += ['RunSummaryHook']
 from .channels_last_hook import ChannelsLastHook  # noqa: F401,E402
 
 __all__ += ['ChannelsLastHook']
+from .freeze_representation_hook import \
+    FreezeRepresentationHook  # noqa: F401,E402
+
+__all__ += ['FreezeRepresentationHook']
