@@ -458,6 +458,12 @@ HAND_WRITTEN: Dict[str, List[Tuple[str, str, str]]] = {
 }
 
 
+#: Config folders with a hand-written metafile.yml (not generated), listed in
+#: model-index.yml after the generated ones: the decoupled second stages and
+#: the re-sampling configs over the loss configs.
+HAND_WRITTEN_FOLDERS = ('decoupling', )
+
+
 def render_metafile(folder: str, pairs: List[Tuple[Method, Data]]) -> str:
     name, title, url = COLLECTIONS[folder]
     out = [
@@ -680,7 +686,8 @@ def outputs(with_readmes: bool = False) -> Dict[str, str]:
         if with_readmes:
             files[f'configs/{folder}/README.md'] = render_readme(
                 folder, pairs)
-    files['model-index.yml'] = render_model_index(list(by_folder))
+    files['model-index.yml'] = render_model_index(
+        list(by_folder) + list(HAND_WRITTEN_FOLDERS))
     return files
 
 
