@@ -30,6 +30,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from mmghm.utils.npz import load_npz
+
 PACK_FORMAT = 'mmghm.image_pack/1'
 SPLITS = ('train', 'test')
 #: ``LoadImageFromFile`` arguments a pack can reproduce (others change what
@@ -240,8 +242,7 @@ def load_pack(path: str) -> ImagePack:
     """Read a pack written by :func:`write_pack` (no pickle is allowed)."""
     if not osp.isfile(path):
         raise FileNotFoundError(f'image pack not found: {path}')
-    with np.load(path, allow_pickle=False) as data:
-        arrays = {k: data[k] for k in data.files}
+    arrays = load_npz(path)
     if 'meta' not in arrays:
         raise ValueError(f'{path} is not an mmghm image pack (no meta).')
     meta = json.loads(str(arrays.pop('meta')))

@@ -415,9 +415,10 @@ def _clean(obj: Any, where: str, depth: int, seen: Dict[int, Any],
         out = obj
     elif kind is _history_buffer_class():
         out = obj  # only ever built through _CheckedHistoryBuffer
-    elif kind in (dict, collections.OrderedDict, list, tuple, set):
+    elif kind in (dict, collections.OrderedDict, collections.Counter, list,
+                  tuple, set):
         active.add(key)
-        if kind in (dict, collections.OrderedDict):
+        if kind in (dict, collections.OrderedDict, collections.Counter):
             for k in list(obj):
                 if type(k) not in (str, int, float, bool, tuple) and \
                         k is not None:

@@ -192,8 +192,8 @@ class GradHistState:
     @classmethod
     def load(cls, path: str) -> 'GradHistState':
         """Read a state written by :meth:`save`."""
-        with np.load(path, allow_pickle=False) as z:
-            data = {k: z[k] for k in z.files}
+        from mmghm.utils.npz import load_npz
+        data = load_npz(path)
         missing = {'ref_density', 'ref_edges', 'edges'} - set(data)
         if missing:
             raise ValueError(f'{path} is not a gradient-histogram dump: it '

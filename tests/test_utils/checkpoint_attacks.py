@@ -205,5 +205,9 @@ def mmengine_checkpoint(**meta_extra):
                 dataset_meta=dict(classes=('a', 'b')),
                 mmghm_class_counts=[5000, 50])
     meta.update(meta_extra)
+    from mmengine.optim import LinearLR, MultiStepLR
+    schedulers = [LinearLR(opt, start_factor=0.2, by_epoch=True, end=5),
+                  MultiStepLR(opt, milestones=[160, 180], by_epoch=True)]
     return dict(meta=meta, state_dict=model.state_dict(),
-                message_hub=hub.state_dict(), optimizer=opt.state_dict())
+                message_hub=hub.state_dict(), optimizer=opt.state_dict(),
+                param_schedulers=[s.state_dict() for s in schedulers])

@@ -41,6 +41,8 @@ def test_a_clean_mmengine_checkpoint_loads_unchanged(tmp_path):
         assert torch.equal(loaded['state_dict'][k], v)
         assert loaded['state_dict'][k].stride() == v.stride()
     assert loaded['meta'] == ckpt['meta']
+    # MultiStepLR keeps its milestones in a collections.Counter.
+    assert loaded['param_schedulers'] == ckpt['param_schedulers']
     info = loaded['message_hub']['runtime_info']
     assert type(info['np_array']) is np.ndarray  # not mmghm's stand-in
     np.testing.assert_array_equal(info['np_array'], np.arange(6.).reshape(
@@ -277,3 +279,40 @@ def test_calling_ndarray_from_a_checkpoint_is_refused(tmp_path):
                                 tuple_of(integer(10**9))))
     with pytest.raises(CheckpointRefusedError, match=r'numpy\.ndarray\(\.'):
         torch.load(path, weights_only=True)
+
+
+# -- .npz files: gradient-histogram dumps and image packs ---------------------
+def test_npz_zip_bomb_is_refused_before_unpacking(tmp_path):
+    from mmghm.utils.npz import load_npz
+    path = tmp_path / 'bomb.npz'
+    np.savez_compressed(path, a=np.zeros(1 << 24, np.uint8))  # 16 MB of 0
+    assert os.path.getsize(path) < (1 << 24) / 500
+    with pytest.raises(ValueError, match='more than 64 times'):
+        load_npz(str(path))
+
+
+def test_npz_header_larger_than_its_data_is_refused(tmp_path):
+    """An .npy header may declare any shape; numpy allocates it before
+    reading the data."""
+    from mmghm.utils.npz import load_npz
+    path = tmp_path / 'lying.npz'
+    np.savez(path, a=np.zeros(4))
+    with zipfile.ZipFile(path) as zf:
+        data = zf.read('a.npy')
+    header = data.replace(b"'shape': (4,)", b"'shape': (99999999,)")
+    with zipfile.ZipFile(path, 'w') as zf:
+        zf.writestr('a.npy', header)
+    with pytest.raises(ValueError, match=r'declares shape \(99999999,\)'):
+        load_npz(str(path))
+
+
+def test_npz_written_by_numpy_loads_exactly(tmp_path):
+    from mmghm.utils.npz import load_npz
+    path = tmp_path / 'ok.npz'
+    arrays = dict(a=np.arange(10.), b=np.array(['x', 'yz']),
+                  c=np.eye(3, dtype=np.int64)[::-1])
+    np.savez(path, **arrays)
+    out = load_npz(str(path))
+    assert set(out) == set(arrays)
+    for k in arrays:
+        np.testing.assert_array_equal(out[k], arrays[k])
