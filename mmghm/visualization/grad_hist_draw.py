@@ -4,13 +4,14 @@ the per-class panels :class:`~mmghm.engine.hooks.GradHistVisHook` logs.
 Matplotlib with the Agg canvas only (no pyplot state), from the data of
 :mod:`.grad_hist_state`.
 """
-from typing import Sequence
+import math
+from typing import Sequence, Union
 
 import numpy as np
 
 from .grad_hist_state import GradHistState, rebin
 
-__all__ = ['draw_fig2', 'draw_class_histograms', 'figure_to_rgb']
+__all__ = ['draw_fig2', 'draw_class_histograms', 'figure_to_rgb', 'auto_xmax']
 
 
 def _step(ax, edges, heights, **kwargs) -> None:
@@ -51,16 +52,54 @@ def _log_floor(ax, *arrays) -> None:
         ax.set_ylim(bottom=0.5 * min(positive))
 
 
+def _last_edge(edges, heights) -> float:
+    """Right edge of the last bin with something in it (0 when empty)."""
+    heights = np.asarray(heights)
+    nonzero = np.flatnonzero(heights > 0)
+    return float(np.asarray(edges)[nonzero[-1] + 1]) if nonzero.size else 0.
+
+
+def auto_xmax(data: dict, quantile: float = 0.99, step: float = 0.1) -> float:
+    """Where Fig. 2's g axis ends by default.
+
+    The larger of the ``quantile`` of g over all classes (panel (a)) and
+    the right end of the drawn class's distribution (panels (b), (c)),
+    rounded up to a multiple of ``step``; at least ``step``, at most 1.
+    After a few epochs almost every example is easy (g near 0): on the full
+    axis the rest is a few pixels wide.
+    """
+    if not 0 < quantile <= 1:
+        raise ValueError(f'quantile must be in (0, 1], got {quantile!r}.')
+    edges = np.asarray(data['a_edges'], dtype=float)
+    mass = np.asarray(data['a_overall'], dtype=float) * np.diff(edges)
+    right = 0.0
+    if mass.sum() > 0:
+        cumulative = np.cumsum(mass) / mass.sum()
+        right = float(edges[1:][np.searchsorted(cumulative, quantile)])
+    for kind in ('real', 'ura', 'aura'):
+        right = max(right, _last_edge(data[f'{kind}_edges'],
+                                      data[f'{kind}_heights']))
+    # round up to the step, ignoring float noise (0.30000000000000004)
+    right = math.ceil(round(right / step, 6)) * step
+    return float(min(1.0, max(step, round(right, 6))))
+
+
 def draw_fig2(data: dict,
-              yscale: str = 'linear',
-              xmax: float = 1.0,
+              yscale: str = 'log',
+              xmax: Union[float, str] = 'auto',
               dpi: int = 100):
     """Draw the three panels of Fig. 2 from :func:`fig2_data`.
 
+    The defaults make the picture readable: after a few epochs nearly every
+    example has g near 0, so on a linear axis over [0, 1] (the paper's
+    drawing) only a spike at 0 shows. A log y axis shows the sparse bins
+    and the tail classes, and the g axis ends where the examples do.
+
     Args:
         data: The output of :func:`fig2_data`.
-        yscale: 'linear' (as the paper) or 'log' (shows sparse bins).
-        xmax: Right end of the g axis (zoom on the easy examples).
+        yscale: 'log' (default) or 'linear' (as the paper).
+        xmax: Right end of the g axis: 'auto' (default, :func:`auto_xmax`)
+            or a number in (0, 1] (1: the paper's full axis).
         dpi: Resolution; the figure is 13.5 x 4 inches.
 
     Returns:
@@ -68,8 +107,12 @@ def draw_fig2(data: dict,
     """
     if yscale not in ('linear', 'log'):
         raise ValueError(f"yscale must be 'linear' or 'log', got {yscale!r}.")
-    if not 0 < xmax <= 1:
-        raise ValueError(f'xmax must be in (0, 1], got {xmax!r}.')
+    if xmax == 'auto':
+        xmax = auto_xmax(data)
+    elif isinstance(xmax, bool) or not isinstance(xmax, (int, float)) \
+            or not 0 < xmax <= 1:
+        raise ValueError(f"xmax must be 'auto' or a number in (0, 1], got "
+                         f'{xmax!r}.')
     fig = _new_figure(13.5, 4.0, dpi)
     axes = fig.subplots(1, 3)
     ax = axes[0]
@@ -108,9 +151,11 @@ def draw_fig2(data: dict,
             f'iteration {data["iter"]}')
     note = '' if data['ref_edges_known'] else \
         ' [bin widths approximate: edges of the reference unknown]'
+    axis = '' if xmax >= 1 else f'; g axis cut at {xmax:g}'
     fig.suptitle(f'Gradient-norm histograms at {when}, N = '
                  f'{data["num_bins"]} bins; {data["label"]}: '
-                 f'{data["count"]:.0f} examples{note}', fontsize=10)
+                 f'{data["count"]:.0f} examples{note}; y axis {yscale}'
+                 f'{axis}', fontsize=10)
     fig.subplots_adjust(left=0.06, right=0.99, bottom=0.13, top=0.85,
                         wspace=0.22)
     return fig

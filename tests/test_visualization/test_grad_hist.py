@@ -296,3 +296,79 @@ def test_state_from_checkpoint_uses_the_loss_reference_bins():
     state = state_from_checkpoint(_checkpoint_of(loss), approx=True)
     assert state.ref_edges_known.tolist() == [True, False, True, True]
     np.testing.assert_array_equal(state.ref_edges[1], state.edges[1])
+
+
+def _fig2_like(overall_mass, class_right):
+    """fig2_data-shaped input: panel (a) over 100 uniform bins holding the
+    given mass per bin index; the class's distributions end at
+    ``class_right``."""
+    edges = np.linspace(0, 1, 101)
+    overall = np.zeros(100)
+    for i, m in overall_mass.items():
+        overall[i] = m / 0.01  # density: mass / bin width
+    cls_edges = np.array([0.0, class_right / 2, class_right, 1.0])
+    cls_heights = np.array([5.0, 1.0, 0.0])
+    data = dict(a_edges=edges, a_overall=overall)
+    for kind in ('real', 'ura', 'aura'):
+        data[f'{kind}_edges'] = cls_edges
+        data[f'{kind}_heights'] = cls_heights
+    return data
+
+
+@pytest.mark.parametrize('mass, class_right, expected', [
+    # 98.5% of the examples in [0, 0.01), 1% in [0.27, 0.28), 0.5% at
+    # 0.9: the 99% point is 0.28 -> 0.3 (the class ends at 0.15)
+    ({0: 98.5, 27: 1.0, 90: 0.5}, 0.15, 0.3),
+    # the drawn class reaches 0.73: all of it is kept -> 0.8
+    ({0: 98.5, 27: 1.0, 90: 0.5}, 0.73, 0.8),
+    # everything at g < 0.01: at least one step of 0.1
+    ({0: 100.0}, 0.005, 0.1),
+    # 2% of the examples near 1: the whole axis
+    ({0: 98.0, 99: 2.0}, 0.2, 1.0),
+])
+def test_auto_xmax_keeps_99_percent_and_the_drawn_class(mass, class_right,
+                                                        expected):
+    from mmghm.visualization.grad_hist_draw import auto_xmax
+    assert auto_xmax(_fig2_like(mass, class_right)) == pytest.approx(
+        expected)
+
+
+def test_fig2_defaults_are_log_y_and_the_auto_g_range(sampled):
+    """Without arguments Fig. 2 has a log y axis on every panel and ends
+    the g axis where auto_xmax says; the paper's form stays available."""
+    from mmghm.visualization.grad_hist_draw import auto_xmax
+    state, _, _ = sampled
+    data = fig2_data(state)
+    right = auto_xmax(data)
+    fig = draw_fig2(data, dpi=50)
+    assert [ax.get_yscale() for ax in fig.axes] == ['log'] * 3
+    assert all(ax.get_xlim() == pytest.approx((0, right)) for ax in fig.axes)
+    title = fig._suptitle.get_text()
+    assert 'y axis log' in title
+    assert (f'g axis cut at {right:g}' in title) == (right < 1)
+    paper = draw_fig2(data, yscale='linear', xmax=1, dpi=50)
+    assert [ax.get_yscale() for ax in paper.axes] == ['linear'] * 3
+    assert paper.axes[0].get_xlim() == pytest.approx((0, 1))
+    with pytest.raises(ValueError, match="xmax must be 'auto' or a number"):
+        draw_fig2(data, xmax='full')
+
+
+def test_plot_grad_norm_names_the_class_once(sampled, tmp_path, capsys):
+    import importlib.util
+    from pathlib import Path
+    state, _, _ = sampled
+    dump = tmp_path / 'epoch_3.npz'
+    state.save(str(dump))
+    tool = Path(__file__).resolve().parents[2] / 'tools' / 'analysis' / \
+        'plot_grad_norm.py'
+    spec = importlib.util.spec_from_file_location('plot_grad_norm', tool)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = tmp_path / 'fig2.png'
+    data = module.main([str(dump), '--cls', '2', '--out', str(out)])
+    printed = capsys.readouterr().out
+    assert ', class 2, real distribution' in printed
+    assert 'class class' not in printed
+    assert out.is_file() and data['out'] == str(out)
+    with pytest.raises(SystemExit):
+        module.parse_args([str(dump), '--xmax', '1.5'])

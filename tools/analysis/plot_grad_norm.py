@@ -13,10 +13,19 @@ F uniform bins; without it, the loss's own N-bin histogram.
 
 Example::
 
-    python tools/analysis/plot_grad_norm.py work_dirs/my_run --out fig2.png
+    python tools/analysis/plot_grad_norm.py work_dirs/my_run \\
+        --out work_dirs/my_run/fig2.png
     python tools/analysis/plot_grad_norm.py \\
-        work_dirs/my_run/grad_hist/epoch_30.npz --cls 9 --yscale log \\
-        --out fig2_tail.png
+        work_dirs/my_run/grad_hist/epoch_30.npz --cls 9 \\
+        --out work_dirs/my_run/fig2_tail.png
+    # as the paper draws it: linear y axis over the whole g range
+    python tools/analysis/plot_grad_norm.py work_dirs/my_run \\
+        --yscale linear --xmax 1 --out work_dirs/my_run/fig2_linear.png
+
+By default the y axis is logarithmic and the g axis ends where 99% of the
+examples (and all of the drawn class) do: after a few epochs nearly every
+example has g near 0, and on a linear axis over [0, 1] the picture is one
+spike at 0.
 """
 import argparse
 import os
@@ -25,6 +34,20 @@ import sys
 
 from mmghm.visualization.grad_hist import (draw_fig2, fig2_data,
                                            load_grad_hist)
+
+
+def _xmax(text: str):
+    if text == 'auto':
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"'auto' or a number in (0, 1], got {text!r}")
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(
+            f"'auto' or a number in (0, 1], got {text!r}")
+    return value
 
 
 def parse_args(argv=None):
@@ -62,12 +85,14 @@ def parse_args(argv=None):
                         help='allow a bare AURA checkpoint: draw its '
                         'reference histogram over the current bins')
     parser.add_argument('--yscale', choices=['linear', 'log'],
-                        default='linear',
-                        help='y axis (log shows sparse bins and tail '
-                        'classes)')
-    parser.add_argument('--xmax', type=float, default=1.0,
-                        help='right end of the g axis, to zoom on the easy '
-                        'examples (default 1)')
+                        default='log',
+                        help='y axis (default log: shows sparse bins and '
+                        'tail classes; linear draws it as the paper does)')
+    parser.add_argument('--xmax', type=_xmax, default='auto',
+                        help="right end of the g axis: 'auto' (default: "
+                        'where 99%% of the examples and all of the drawn '
+                        "class end, rounded up to 0.1) or a number in "
+                        "(0, 1]; 1 is the paper's full axis")
     parser.add_argument('--dpi', type=int, default=100)
     return parser.parse_args(argv)
 
@@ -90,7 +115,7 @@ def main(argv=None) -> dict:
     os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
     fig.savefig(out)
     data['out'] = out
-    print(f'Fig. 2 of {args.src} (update {state.num_updates}, class '
+    print(f'Fig. 2 of {args.src} (update {state.num_updates}, '
           f'{data["label"]}, real distribution from '
           f'{data["real_source"]}) -> {out}')
     return data
