@@ -54,6 +54,16 @@ def main() -> None:
         runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg \
             else RUNNERS.build(cfg)
         describe_launch(runner)
+        if args.work_dir is None:
+            # The work dir is the training's: a relative out_file (e.g.
+            # GroupAccuracy's per_class.json) goes into this test's own
+            # timestamped folder instead of over the training's file.
+            for metric in runner.test_evaluator.metrics:
+                out_file = getattr(metric, 'out_file', None)
+                if isinstance(out_file, str) and not osp.isabs(out_file):
+                    metric.out_file = osp.join(runner.log_dir, out_file)
+                    runner.logger.info(f'{type(metric).__name__}: out_file '
+                                       f'-> {metric.out_file}')
         if args.out and args.out_item == 'pred':
             runner.test_evaluator.metrics.append(
                 DumpResults(out_file_path=args.out))

@@ -2,6 +2,7 @@
 (cross-entropy vs GHM-CWAP, one epoch each on scikit-learn's digits, LT)."""
 import copy
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -54,11 +55,15 @@ def train_once(work_dir, loss, hooks):
         val_cfg=dict(),
         val_evaluator=dict(type='mmghm.GroupAccuracy', mode='quantile',
                            out_file='per_class.json'),
-        default_hooks=dict(checkpoint=None),
+        default_hooks=dict(checkpoint=dict(type='CheckpointHook',
+                                           interval=1)),
         custom_hooks=[dict(type='mmghm.ClassCountsHook')] + hooks,
         log_level='WARNING',
         randomness=dict(seed=0))
     Runner.from_cfg(Config(copy.deepcopy(cfg))).train()
+    test_cfg = dict(cfg, test_dataloader=cfg['val_dataloader'],
+                    test_cfg=dict(), test_evaluator=cfg['val_evaluator'])
+    Config(test_cfg).dump(str(work_dir / 'test_cfg.py'))
     return work_dir / 'per_class.json'
 
 
@@ -166,3 +171,26 @@ def test_rarest_class_bar_is_drawn_and_legend_covers_no_bar(run_outputs):
             'CE', 'GHM-CWAP']
     finally:
         plt.close(fig)
+
+
+def test_tools_test_py_without_work_dir_keeps_the_trainings_per_class(
+        run_outputs):
+    """tools/test.py without --work-dir tests in the training's work dir;
+    GroupAccuracy's per_class.json of the test goes into the test's own
+    timestamped folder and the training's file is left as it was."""
+    per_class = run_outputs[1]
+    work_dir = per_class.parent
+    before = per_class.read_bytes()
+    folders = {p.name for p in work_dir.iterdir() if p.is_dir()}
+    proc = subprocess.run(
+        [sys.executable, str(REPO / 'tools' / 'test.py'),
+         str(work_dir / 'test_cfg.py'), str(work_dir / 'epoch_1.pth')],
+        capture_output=True, text=True, cwd=str(work_dir), timeout=600,
+        env=dict(os.environ, OMP_NUM_THREADS='1'))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert per_class.read_bytes() == before
+    (new, ) = {p.name for p in work_dir.iterdir() if p.is_dir()} - folders
+    tested = json.loads((work_dir / new / 'per_class.json').read_text())
+    trained = json.loads(before)
+    # The same checkpoint, so the same per-class accuracies.
+    assert tested['per_class_accuracy'] == trained['per_class_accuracy']
