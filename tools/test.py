@@ -5,16 +5,19 @@
         [--launcher {none,pytorch,slurm,mpi}]
 """
 import argparse
+import os
 import os.path as osp
 
 import mmengine
 import mmghm  # noqa: F401  (registers modules, checkpoint allow-list)
+from mmengine.dist import is_main_process
 from mmengine.evaluator import DumpResults
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 from mmghm.utils import (add_common_args, describe_launch, explain_timeouts,
                          load_config)
+from mmghm.utils.files import atomic_write, temporary_name
 
 
 def parse_args() -> argparse.Namespace:
@@ -43,6 +46,7 @@ def main() -> None:
         raise FileNotFoundError(f'checkpoint not found: {args.checkpoint}')
     cfg = load_config(args)
     cfg.load_from = args.checkpoint
+    cfg.resume = False  # a config's resume=True is for tools/train.py
     if args.show_dir is not None:
         vis = cfg.get('default_hooks', {}).get('visualization')
         if vis is None:
@@ -64,12 +68,22 @@ def main() -> None:
                     metric.out_file = osp.join(runner.log_dir, out_file)
                     runner.logger.info(f'{type(metric).__name__}: out_file '
                                        f'-> {metric.out_file}')
+        dump = None
         if args.out and args.out_item == 'pred':
-            runner.test_evaluator.metrics.append(
-                DumpResults(out_file_path=args.out))
-        metrics = runner.test()
-    if args.out and args.out_item == 'metrics':
-        mmengine.dump(metrics, args.out)
+            # written under a temporary name, renamed when complete
+            dump = DumpResults(out_file_path=args.out)
+            dump.out_file_path = temporary_name(args.out, keep_extension=True)
+            runner.test_evaluator.metrics.append(dump)
+        try:
+            metrics = runner.test()
+            if dump is not None and osp.isfile(dump.out_file_path):
+                os.replace(dump.out_file_path, args.out)
+        finally:
+            if dump is not None and osp.isfile(dump.out_file_path):
+                os.remove(dump.out_file_path)
+    if args.out and args.out_item == 'metrics' and is_main_process():
+        atomic_write(args.out, mmengine.dump(
+            metrics, file_format=osp.splitext(args.out)[1][1:]))
 
 
 if __name__ == '__main__':

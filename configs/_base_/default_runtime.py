@@ -12,7 +12,15 @@ default_hooks = dict(
     # Keep the latest checkpoints only. No `save_best`: the long-tailed
     # benchmarks validate on their test sets, and picking the best epoch on
     # the test set would inflate the result; report the last epoch.
-    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=2),
+    # MMEngine's CheckpointHook, saving atomically (a crash or a full disk
+    # never leaves a truncated epoch_N.pth or last_checkpoint).
+    checkpoint=dict(
+        type='mmghm.AtomicCheckpointHook', interval=1, max_keep_ckpts=2),
+    # A checkpoint whose weights do not fit the model (missing/unexpected
+    # keys, other shapes) is refused on --resume, load_from and
+    # tools/test.py; partial=True (tools/train.py --partial-load) loads the
+    # matching part on purpose, e.g. to fine-tune from another head.
+    strict_load=dict(type='mmghm.StrictLoadHook'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='VisualizationHook', enable=False),
     # At the end of training: final metrics, checkpoints, log, scalars and

@@ -9,6 +9,9 @@ _base_ = ['../softmax/softmax_resnet32_30e_cifar10jpeg-lt-if100.py']
 # trains, with class-balanced sampling, cross-entropy, SGD with a cosine lr for
 # 3 epochs (Kang et al.'s 10 of 90 epochs scaled to the 30-epoch schedule).
 load_from = None  # --cfg-options load_from=work_dirs/<stage 1>/epoch_30.pth
+# The stage-1 head may differ (another loss's state, LWS's scales): the
+# backbone and neck must match the checkpoint, the head need not.
+default_hooks = dict(strict_load=dict(ignore_prefixes=('head.', )))
 model = dict(
     head=dict(
         type='mmghm.LWSLinearClsHead',

@@ -14,6 +14,7 @@ from typing import Iterable, List, Optional, Tuple
 import torch
 from mmengine.config import Config, DictAction
 
+from .checkpoint_files import latest_intact_checkpoint
 from .dist import setup_distributed
 
 #: Top-level config keys something reads besides the Runner's arguments.
@@ -36,6 +37,12 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         '--no-pin-memory', action='store_true',
         help='disable pin_memory in the dataloaders')
+    parser.add_argument(
+        '--partial-load', action='store_true',
+        help='load a checkpoint (--resume, load_from, tools/test.py) whose '
+        'weights fit the model only in part (e.g. fine-tuning from another '
+        'head); by default missing or unexpected keys and shape mismatches '
+        'are an error (default_hooks.strict_load.partial=True in a config)')
     # torch.distributed.launch passes --local-rank; torchrun sets LOCAL_RANK.
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
 
@@ -65,18 +72,141 @@ def load_config(args: argparse.Namespace) -> Config:
         loader.setdefault('collate_fn', dict(type='default_collate'))
     if args.cfg_options is not None:
         warn_unknown_keys(cfg, args.cfg_options)
+        check_option_types(cfg, args.cfg_options)
         cfg.merge_from_dict(args.cfg_options)
+    strict_loading(cfg, partial=getattr(args, 'partial_load', False))
     setup_distributed(cfg, args.launcher)
     return cfg
 
 
+def strict_loading(cfg: Config, partial: bool = False) -> None:
+    """Make sure the Runner refuses checkpoints that do not fit the model
+    (``default_hooks.strict_load``, :class:`mmghm.engine.hooks.
+    StrictLoadHook`), also for configs that do not inherit mmghm's
+    runtime; ``partial`` (``--partial-load``) allows partial loading.
+
+    ``default_hooks.strict_load = None`` in a config (which MMEngine would
+    refuse for a hook it does not know) means MMEngine's own behaviour,
+    i.e. ``partial=True``.
+    """
+    hooks = cfg.get('default_hooks')
+    if hooks is None:
+        cfg.default_hooks = {}
+        hooks = cfg.default_hooks  # (Config stores a ConfigDict copy)
+    if 'strict_load' in hooks and hooks['strict_load'] is None:
+        partial = True
+    if hooks.get('strict_load') is None:
+        hooks['strict_load'] = dict(type='mmghm.StrictLoadHook')
+    if partial:
+        hooks['strict_load']['partial'] = True
+
+
+_MISSING = object()
+
+
+def _config_value(cfg: Config, key: str):
+    """The value at a dotted ``--cfg-options`` key (list items by index,
+    as ``merge_from_dict`` reads them), or ``_MISSING``."""
+    node = cfg._cfg_dict if isinstance(cfg, Config) else cfg
+    for part in key.split('.'):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, (list, tuple)) and part.isdigit() \
+                and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return _MISSING
+    return node
+
+
+def _type_word(value) -> str:
+    if isinstance(value, bool):
+        return 'a boolean'
+    if isinstance(value, int):
+        return 'an integer'
+    if isinstance(value, float):
+        return 'a number'
+    return f'a {type(value).__name__}'
+
+
+def check_option_types(cfg: Config, options: dict) -> None:
+    """Refuse ``--cfg-options`` values whose type does not fit the value
+    they replace: a number or boolean setting (``train_cfg.max_epochs=abc``,
+    ``optim_wrapper.optimizer.lr=fast``) must get a number or boolean (an
+    integer one an integer; ``None`` is always allowed). Other settings
+    (strings, lists, dicts) are not checked.
+
+    Raises:
+        ValueError: naming the option, the value given and the type
+            expected.
+    """
+    for key, new in options.items():
+        old = _config_value(cfg, key)
+        if old is _MISSING or old is None or new is None:
+            continue
+        if isinstance(old, bool):
+            ok = isinstance(new, bool)
+        elif isinstance(old, int):
+            ok = isinstance(new, int) and not isinstance(new, bool)
+        elif isinstance(old, float):
+            ok = isinstance(new, (int, float)) and not isinstance(new, bool)
+        else:
+            continue
+        if not ok:
+            shown = ','.join(map(str, new)) if isinstance(
+                new, (list, tuple)) else new
+            expected = _type_word(old) + (' (true or false)' if isinstance(
+                old, bool) else '')
+            raise ValueError(
+                f'--cfg-options {key}={shown}: {key} must be {expected} '
+                f'(the config has {old!r}), got {new!r} '
+                f'({_type_word(new)}).')
+
+
+def _checkpoint_dirs(cfg: Config) -> List[str]:
+    """Where the config's ``CheckpointHook`` saves besides the work dir
+    (its ``out_dir``, joined with the work dir's name as MMEngine does)."""
+    hook = (cfg.get('default_hooks') or {}).get('checkpoint') or {}
+    out_dir = hook.get('out_dir') if isinstance(hook, dict) else None
+    if not out_dir or '://' in str(out_dir):
+        return []
+    return [osp.join(out_dir, osp.basename(osp.normpath(cfg.work_dir)))]
+
+
 def resolve_resume(cfg: Config, resume: Optional[str]) -> None:
-    """``--resume`` (auto: latest checkpoint in work_dir) or ``--resume P``."""
-    if resume == 'auto':
+    """``--resume`` (no value: the latest intact checkpoint of the work
+    dir) or ``--resume PATH``, made into an explicit ``cfg.load_from``.
+
+    Auto-resume (``--resume`` alone, or ``resume=True`` without
+    ``load_from`` in the config) is resolved here, not by MMEngine: the
+    work dir's ``last_checkpoint`` is a file anyone who can write the work
+    dir controls, so it is read with the checks of
+    :func:`mmghm.utils.checkpoint_files.latest_intact_checkpoint` (inside
+    the work dir, no URL, a regular file, one line) and a truncated newest
+    checkpoint is skipped, with a warning, for the newest intact one.
+    ``--resume PATH`` and a config's own ``load_from`` are the user's
+    choice and are passed on as given (URLs included).
+
+    Raises:
+        FileNotFoundError: ``--resume PATH`` names no file.
+        CheckpointPathError: ``last_checkpoint`` or a checkpoint of the work
+            dir is refused, or none of its checkpoints is intact.
+    """
+    auto = resume == 'auto' or (resume is None and cfg.get('resume')
+                                and cfg.get('load_from') is None)
+    if auto:
+        found = latest_intact_checkpoint(cfg.work_dir, _checkpoint_dirs(cfg))
+        if found is None:
+            print(f'auto-resume: no checkpoint in {cfg.work_dir}; training '
+                  'starts from the beginning.', flush=True)
+            cfg.resume = False
+            cfg.load_from = None
+            return
+        print(f'auto-resume: resuming from {found}', flush=True)
         cfg.resume = True
-        cfg.load_from = None
+        cfg.load_from = found
     elif resume is not None:
-        if not osp.isfile(resume):
+        if '://' not in resume and not osp.isfile(resume):
             raise FileNotFoundError(f'--resume checkpoint not found: {resume}')
         cfg.resume = True
         cfg.load_from = resume

@@ -23,3 +23,9 @@ from .freeze_representation_hook import \
     FreezeRepresentationHook  # noqa: F401,E402
 
 __all__ += ['FreezeRepresentationHook']
+from .checkpoint_hooks import (AtomicCheckpointHook,  # noqa: F401,E402
+                               CheckpointMismatchError, StrictLoadHook)
+
+__all__ += [
+    'AtomicCheckpointHook', 'StrictLoadHook', 'CheckpointMismatchError'
+]
