@@ -551,8 +551,9 @@ def load_checkpoint_file(path: str, map_location: Any = 'cpu') -> Any:
         raise
     except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError,
             TypeError, KeyError, IndexError, AttributeError, OverflowError,
-            NotImplementedError, struct.error, zipfile.BadZipFile,
-            zipfile.LargeZipFile, UnicodeDecodeError, OSError) as e:
+            NotImplementedError, AssertionError, struct.error,
+            zipfile.BadZipFile,
+            zipfile.LargeZipFile, UnicodeError, LookupError, OSError) as e:
         # torch's own refusals (globals never allowed) and a damaged file.
         raise CheckpointRefusedError(
             f'{path} is not a checkpoint mmghm can load: '

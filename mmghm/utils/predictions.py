@@ -29,6 +29,7 @@ import codecs
 import collections
 import io
 import pickle
+import struct
 from typing import Any, Dict, List
 
 import numpy as np
@@ -212,7 +213,8 @@ def load_predictions(path: str) -> List[Dict[str, Any]]:
             raise
         except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError,
                 TypeError, KeyError, IndexError, AttributeError,
-                OverflowError, UnicodeDecodeError, MemoryError) as e:
+                OverflowError, UnicodeError, LookupError, MemoryError,
+                AssertionError, struct.error) as e:
             # A damaged pickle (or a call with the wrong arguments).
             _refuse(f'{path} is not a pickle mmghm can read: '
                     f'{type(e).__name__}: {e}')
