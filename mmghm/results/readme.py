@@ -15,7 +15,9 @@ Kinds and their options:
   :func:`~mmghm.results.tables.config_folder_table`;
 - ``results:benchmark file=results/benchmarks/NAME_DEVICE.json`` (one
   file) or ``results:benchmark benchmark=NAME`` (every device's file of that
-  benchmark): :func:`~mmghm.results.tables.benchmark_table`.
+  benchmark): :func:`~mmghm.results.tables.benchmark_table`;
+- ``results:summary suite=NAME method=STEM baseline=STEM [peers=stem,stem]``:
+  :func:`~mmghm.results.tables.comparison_summary` (two sentences).
 
 :func:`update_file` rewrites the blocks of a file; :func:`check_files`
 lists the files whose blocks differ from what the result files give (the
@@ -26,7 +28,8 @@ import os.path as osp
 import re
 from typing import Dict, List, Tuple
 
-from .tables import benchmark_table, config_folder_table, suite_table
+from .tables import (benchmark_table, comparison_summary, config_folder_table,
+                     suite_table)
 
 _BLOCK_RE = re.compile(
     r'(?P<open><!-- results:(?P<kind>[a-z-]+)(?P<args>(?: [a-z_]+=\S+)*) -->'
@@ -55,6 +58,7 @@ def render_block(kind: str, args: Dict[str, str], repo_root: str,
         'suite': {'suite', 'metrics', 'configs', 'paper', 'wall'},
         'config-folder': {'folder'},
         'benchmark': {'file', 'benchmark'},
+        'summary': {'suite', 'method', 'baseline', 'peers'},
     }
     if kind not in allowed:
         raise ValueError(f'{where}: unknown block kind {kind!r}; allowed: '
@@ -73,6 +77,14 @@ def render_block(kind: str, args: Dict[str, str], repo_root: str,
                            paper=args.get('paper') == '1',
                            wall=args.get('wall') == '1',
                            readme_dir=readme_dir)
+    if kind == 'summary':
+        needed = [k for k in ('suite', 'method', 'baseline') if k not in args]
+        if needed:
+            raise ValueError(f'{where}: a summary block needs '
+                             f'{", ".join(k + "=..." for k in needed)}.')
+        peers = args['peers'].split(',') if 'peers' in args else ()
+        return comparison_summary(results_dir, args['suite'], args['method'],
+                                  args['baseline'], peers, readme_dir)
     if kind == 'config-folder':
         if 'folder' not in args:
             raise ValueError(f'{where}: a config-folder block needs '

@@ -586,3 +586,92 @@ def render_report(results: Dict[str, Result], source: str,
     blocks += render_table3(results)
     blocks.append(render_details(results))
     return '\n\n'.join(blocks) + '\n'
+
+
+# --------------------------------------------------------------------------
+# A few generated sentences: one method against its baseline and peers.
+# --------------------------------------------------------------------------
+
+
+def _compare_word(gap: float, spread: float) -> str:
+    """'above' / 'below' when the gap of the means exceeds the larger seed
+    spread, else 'level with'."""
+    if gap > spread:
+        return 'above'
+    if gap < -spread:
+        return 'below'
+    return 'level with'
+
+
+def comparison_summary(results_dir: str,
+                       suite: str,
+                       method: str,
+                       baseline: str,
+                       peers: Sequence[str] = (),
+                       readme_dir: Optional[str] = None) -> str:
+    """Two generated lines: ``method``'s top-1 against ``baseline`` and
+    ``peers`` (above / below / level with, by the seed spread), and where
+    its gain and loss lie (the Few and Many groups against ``baseline``).
+
+    Args:
+        results_dir: The ``results`` folder.
+        suite: The suite's name.
+        method, baseline: Config stems (rows without a variant).
+        peers: Further config stems compared with ``method``.
+        readme_dir: Folder of the README (for the link to the files).
+
+    Raises:
+        ValueError: when a named config has no results in the suite.
+    """
+    results, _ = dedupe_by_checkpoint(load_run_results(results_dir, suite))
+    rows = {stem: runs for (stem, variant), runs in
+            group_results(results).items() if variant is None}
+    missing = [s for s in (method, baseline, *peers) if s not in rows]
+    if missing:
+        raise ValueError(f'summary of suite {suite!r}: no results for '
+                         f'{missing} (configs with results: '
+                         f'{sorted(rows)}).')
+
+    def stat(stem: str, metric: str) -> Stat:
+        return Stat([v for v in (metric_value(r.data['metrics'], metric)
+                                 for r in rows[stem]) if v is not None])
+
+    def label(stem: str) -> str:
+        return row_label(stem, None)
+
+    ours = stat(method, 'top1')
+    parts = []
+    for i, other in enumerate((baseline, *peers)):
+        theirs = stat(other, 'top1')
+        # the difference of the means as printed (2 decimals each)
+        gap = round(ours.mean, 2) - round(theirs.mean, 2)
+        word = _compare_word(gap, max(ours.std, theirs.std))
+        parts.append(f'**{word}** {label(other)} ({theirs.mean:.2f}, '
+                     f'{gap:+.2f})')
+    if len(parts) > 2:
+        compared = ', '.join(parts[:-1]) + ' and ' + parts[-1]
+    else:
+        compared = ' and '.join(parts)
+    measured = [r.data['measured'] for stem in (method, baseline, *peers)
+                for r in rows[stem]]
+    data = ' / '.join(_unique(m.get('data') for m in measured))
+    epochs = ' / '.join(str(e) for e in _unique(m.get('epochs')
+                                                for m in measured))
+    seeds = sorted({len(rows[s]) for s in (method, baseline, *peers)})
+    seeds_text = ' / '.join(str(n) for n in seeds)
+    folder = osp.join(results_dir, suite)
+    link = _rel(folder, readme_dir) if readme_dir else folder
+    first = (f'- **Does it work?** On {data} ({epochs} epochs, mean top-1 '
+             f'of {seeds_text} seeds, [files]({link}/)), {label(method)} '
+             f'reaches {ours.mean:.2f}: {compared}.')
+    few, few_base = stat(method, 'few'), stat(baseline, 'few')
+    many, many_base = stat(method, 'many'), stat(baseline, 'many')
+    many_gap = round(many.mean, 2) - round(many_base.mean, 2)
+    head = ('**loses** {:.2f} points'.format(-many_gap) if many_gap < 0
+            else 'gains {:.2f} points'.format(many_gap))
+    second = (f'- **Where:** on the Few classes {few.mean:.2f} against '
+              f'{few_base.mean:.2f} for {label(baseline)} '
+              f'({round(few.mean, 2) - round(few_base.mean, 2):+.2f}); on the '
+              'Many classes it '
+              f'{head} ({many.mean:.2f} against {many_base.mean:.2f}).')
+    return first + '\n' + second

@@ -120,3 +120,47 @@ def test_logit_shift_table_supports_the_prose(frontier, suite):
     # ... and the tools/test.py row of softmax-la is the same computation.
     assert ce_la == pytest.approx(suite['softmax-la']['top1'].mean,
                                   abs=0.05)
+
+
+README = osp.join(ROOT, 'README.md')
+SUMMARY_OPEN = (
+    '<!-- results:summary suite=cifar10jpeg-lt-if100_30e_cpu '
+    f'method={STEM.format("ghm-cwap")} baseline={STEM.format("softmax")} '
+    f'peers={STEM.format("balanced-softmax")},{STEM.format("softmax-la")}'
+    ' -->')
+
+
+@pytest.fixture(scope='module')
+def readme_summary():
+    """README's generated summary near the top (kept equal to the result
+    files by `collect_results.py readmes --check`, tests/test_cli.py)."""
+    with open(README, encoding='utf-8') as f:
+        text = f.read()
+    start = text.index(SUMMARY_OPEN)
+    assert start < text.index('## Install'), 'the summary is near the top'
+    end = text.index('<!-- /results -->', start)
+    return text[start + len(SUMMARY_OPEN):end], text[end:]
+
+
+def test_readme_summary_says_above_ce_below_balanced_softmax_and_la(
+        readme_summary, suite):
+    """The words of the summary, and the advice after it, are what the
+    result files say: above CE, below Balanced Softmax and CE + post-hoc
+    logit adjustment, a drop on the Many classes against CE."""
+    generated, after = readme_summary
+    assert '**above** Softmax (' in generated
+    assert '**below** Balanced Softmax (' in generated
+    assert '**below** Softmax + post-hoc logit adjustment (' in generated
+    assert 'on the Many classes it **loses**' in generated
+    ghm = suite['ghm-cwap']
+    assert f'GHM-CWAP (R + A^AURA) reaches {ghm["top1"].mean:.2f}' in \
+        generated
+    assert (f'({ghm["many"].mean:.2f} against '
+            f'{suite["softmax"]["many"].mean:.2f})') in generated
+    # The advice that follows puts the two methods ahead of GHM-CWAP first.
+    advice = after[after.index('**Which loss should I pick?**'):]
+    advice = advice[:advice.index('\n\n')]
+    assert advice.index('Balanced Softmax first') < advice.index('GHM-CWAP')
+    assert 'post-hoc logit adjustment' in advice
+    for peer in ('balanced-softmax', 'softmax-la'):
+        assert suite[peer]['top1'].mean > ghm['top1'].mean, peer

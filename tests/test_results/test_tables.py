@@ -198,3 +198,68 @@ def test_benchmark_blocks_by_name_cover_every_device(tmp_path):
     with pytest.raises(ValueError, match='file=PATH or benchmark=NAME'):
         render_text('<!-- results:benchmark -->\n<!-- /results -->',
                     str(readme), str(tmp_path))
+
+
+BS = ('configs/balanced_softmax/'
+      'balanced-softmax_resnet32_30e_cifar10jpeg-lt-if100.py')
+
+
+def test_comparison_summary_words_and_numbers_follow_the_files(results):
+    """GHM-CWAP (3 seeds, 64.90 / 66.52 / 65.11) against CE (one seed,
+    56.05) and Balanced Softmax (two seeds): 'above' / 'below' / 'level
+    with' by the larger seed spread; the Few gain and the Many drop
+    against the baseline, all from the means as printed."""
+    from mmghm.results.tables import comparison_summary
+    root, ghm_top1 = results
+    ghm = 'ghm-cwap_resnet32_30e_cifar10jpeg-lt-if100'
+    ce = 'softmax_resnet32_30e_cifar10jpeg-lt-if100'
+    bs = 'balanced-softmax_resnet32_30e_cifar10jpeg-lt-if100'
+    for seed, top1 in enumerate([69.0, 70.0]):
+        write_result(root, SUITE, BS, seed, {'accuracy/top1': top1,
+                                             'group_accuracy/many': 72.0,
+                                             'group_accuracy/few': 66.0})
+    mean = round(sum(ghm_top1) / 3, 2)  # 65.51
+    text = comparison_summary(str(root), SUITE, ghm, ce, [bs])
+    first, second = text.splitlines()
+    assert first.startswith('- **Does it work?** On digits (30 epochs, '
+                            'mean top-1 of 1 / 2 / 3 seeds, [files](')
+    assert f'GHM-CWAP (R + A^AURA) reaches {mean:.2f}:' in first
+    assert f'**above** Softmax (56.05, {mean - 56.05:+.2f})' in first
+    assert f'**below** Balanced Softmax (69.50, {mean - 69.50:+.2f})' in first
+    # Few: GHM-CWAP 50, 51, 52 -> 51.00; CE 25.83. Many: 78.00 vs 82.65.
+    assert second == ('- **Where:** on the Few classes 51.00 against 25.83 '
+                      'for Softmax (+25.17); on the Many classes it '
+                      '**loses** 4.65 points (78.00 against 82.65).')
+    # Within the larger spread (0.87 of GHM-CWAP's seeds): level with.
+    write_result(root, SUITE, BS, 2, {'accuracy/top1': 58.0}, variant='x')
+    close = 'ghm-cwap-r_resnet32_30e_cifar10jpeg-lt-if100'
+    write_result(root, SUITE, 'configs/ghm_cwap/' + close + '.py', 0,
+                 {'accuracy/top1': mean + 0.5, 'group_accuracy/many': 1.0,
+                  'group_accuracy/few': 1.0})
+    assert '**level with** R (intra only, URA)' in comparison_summary(
+        str(root), SUITE, ghm, ce, [close])
+    with pytest.raises(ValueError, match="no results for \\['nope'\\]"):
+        comparison_summary(str(root), SUITE, ghm, ce, ['nope'])
+
+
+def test_summary_block_is_rendered_and_checked(results, tmp_path):
+    root, _ = results
+    repo = tmp_path / 'repo'
+    (repo / 'results').mkdir(parents=True)
+    (root / SUITE).rename(repo / 'results' / SUITE)
+    root = repo
+    readme = root / 'README.md'
+    ghm = 'ghm-cwap_resnet32_30e_cifar10jpeg-lt-if100'
+    ce = 'softmax_resnet32_30e_cifar10jpeg-lt-if100'
+    readme.write_text(f'<!-- results:summary suite={SUITE} method={ghm} '
+                      f'baseline={ce} -->\nstale\n<!-- /results -->\n')
+    assert check_files(str(root)) == ['README.md']
+    update_file(str(readme), str(root))
+    assert check_files(str(root)) == []
+    text = readme.read_text()
+    assert '**above** Softmax (56.05,' in text
+    assert f'[files](results/{SUITE}/)' in text
+    readme.write_text(f'<!-- results:summary suite={SUITE} -->\n'
+                      '<!-- /results -->\n')
+    with pytest.raises(ValueError, match='needs method=..., baseline=...'):
+        update_file(str(readme), str(root))
