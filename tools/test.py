@@ -1,8 +1,12 @@
 """Evaluate a checkpoint on the test set of a config.
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out FILE.pkl]
-        [--out-item {pred,metrics}] [--show-dir DIR] [--cfg-options k=v ...]
-        [--launcher {none,pytorch,slurm,mpi}]
+        [--out-item {pred,metrics}] [--show-dir DIR] [--partial-load]
+        [--cfg-options k=v ...] [--launcher {none,pytorch,slurm,mpi}]
+
+A checkpoint whose weights do not fit the config's model (missing or
+unexpected keys, other shapes) is refused unless --partial-load is given
+(docs/security.md, "Resume, loading and result files").
 """
 import argparse
 import os

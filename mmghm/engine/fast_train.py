@@ -40,7 +40,6 @@ A checkpoint-free harness: it keeps no checkpoint and logs nothing to
 import collections
 import copy
 import datetime
-import json
 import math
 import os
 import os.path as osp
@@ -57,6 +56,7 @@ from mmengine.config import Config, DictAction
 from mmengine.registry import DefaultScope
 
 from mmghm.engine.hooks.exact_resume_hook import ExactResumeHook
+from mmghm.utils.files import atomic_json_dump
 from mmghm.utils.provenance import code_commit, device_description
 
 __all__ = [
@@ -1220,10 +1220,7 @@ def write_result(record: dict, out_dir: str, suite: str,
     folder = spec.stem if spec.variant is None else \
         f'{spec.stem}+{spec.variant}'
     path = osp.join(out_dir, suite, folder, f'seed{spec.seed}.json')
-    os.makedirs(osp.dirname(path), exist_ok=True)
-    with open(path, 'w', encoding='utf-8') as f:
-        json.dump(record, f, indent=1, allow_nan=False)
-        f.write('\n')
+    atomic_json_dump(record, path, indent=1, allow_nan=False)
     return path
 
 

@@ -414,6 +414,76 @@ def describe_data(config_stem: str, per_class: Optional[dict]) -> str:
     return text
 
 
+class DumpedConfigError(ValueError):
+    """A work dir's dumped config is not plain data."""
+
+
+#: What a dumped config may call: ``dict(key=value, ...)``, as MMEngine's
+#: ``Config.dump`` writes nested dicts.
+_LITERAL_CALLS = ('dict', )
+
+
+def _literal(node: ast.AST, path: str) -> Any:
+    """The value of a literal expression of a dumped config, or
+    :class:`DumpedConfigError` naming the line."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and \
+            node.func.id in _LITERAL_CALLS and not node.args and \
+            all(k.arg is not None for k in node.keywords):
+        return {k.arg: _literal(k.value, path) for k in node.keywords}
+    if isinstance(node, ast.Dict):
+        if any(k is None for k in node.keys):
+            raise DumpedConfigError(f'{path} line {node.lineno}: ** in a '
+                                    'dict is not plain data')
+        return {_literal(k, path): _literal(v, path)
+                for k, v in zip(node.keys, node.values)}
+    if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
+        items = [_literal(e, path) for e in node.elts]
+        return items if isinstance(node, ast.List) else (
+            tuple(items) if isinstance(node, ast.Tuple) else set(items))
+    try:
+        return ast.literal_eval(node)  # constants, -1, 1e-3, ...
+    except (ValueError, TypeError, SyntaxError, MemoryError,
+            RecursionError):
+        raise DumpedConfigError(
+            f'{path} line {getattr(node, "lineno", "?")}: '
+            f'{ast.unparse(node)[:80]!r} is not a literal (a dumped config '
+            'holds only dict(...), lists, tuples, strings, numbers, '
+            'booleans and None)') from None
+
+
+def read_dumped_config(path: str) -> dict:
+    """The config MMEngine dumped into a work dir, read as data.
+
+    A work dir is data, and ``Config.fromfile`` would run the file as
+    Python: anyone who can write a results folder could run code in
+    ``collect_results.py export``. MMEngine dumps plain assignments
+    (``name = <literal>``, nested dicts written ``dict(k=v)``), so the file
+    is parsed with :mod:`ast` and only those are accepted.
+
+    Raises:
+        DumpedConfigError: the file holds anything else (an import, a call
+            other than ``dict(k=v, ...)``, a name, an expression statement),
+            naming the file and the line.
+    """
+    with open(path, encoding='utf-8') as f:
+        source = f.read()
+    try:
+        tree = ast.parse(source, filename=path)
+    except (SyntaxError, ValueError) as e:
+        raise DumpedConfigError(f'{path}: not a dumped config ({e})') from e
+    out: Dict[str, Any] = {}
+    for node in tree.body:
+        if not (isinstance(node, ast.Assign) and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Name)):
+            raise DumpedConfigError(
+                f'{path} line {node.lineno}: only "name = <literal>" lines '
+                'are read from a dumped config, got '
+                f'{ast.unparse(node)[:80]!r}; refusing to read it (it is '
+                'never run).')
+        out[node.targets[0].id] = _literal(node.value, path)
+    return out
+
+
 def export_run(run: Run,
                *,
                suite: str,
@@ -449,8 +519,6 @@ def export_run(run: Run,
         ValueError: if the run has no metrics for ``source``, no seed, or
             is unfinished.
     """
-    from mmengine.config import Config
-
     metrics = select_metrics(run, source, select)
     if metrics is None or top1_of(metrics) is None:
         raise ValueError(f'{run.work_dir}: no top-1 accuracy to export '
@@ -466,7 +534,7 @@ def export_run(run: Run,
             session_s += (found['end'] - found['start']).total_seconds()
     dumped: dict = {}
     if run.config_file:
-        dumped = Config.fromfile(run.config_file).to_dict()
+        dumped = read_dumped_config(run.config_file)
     used_test = run.test is not None and metrics is run.test
     # A tools/test.py run on its own: the run is the checkpoint's training,
     # whose seed the checkpoint keeps (the test's config has its own).
@@ -572,10 +640,7 @@ def write_result(result: dict, results_dir: str, suite: str) -> str:
                 f'{path} already holds seed {result["seed"]} of another '
                 f'checkpoint ({old_sha[:12]} vs {new_sha[:12]}): remove it '
                 'first if the new run replaces it.')
-    os.makedirs(osp.dirname(path), exist_ok=True)
-    with open(path, 'w', encoding='utf-8') as f:
-        json.dump(result, f, indent=1)
-        f.write('\n')
+    atomic_json_dump(result, path, indent=1)
     return path
 
 

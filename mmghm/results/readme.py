@@ -28,6 +28,7 @@ import os.path as osp
 import re
 from typing import Dict, List, Tuple
 
+from mmghm.utils.files import atomic_write
 from .tables import (benchmark_table, comparison_summary, config_folder_table,
                      suite_table)
 
@@ -150,8 +151,7 @@ def update_file(path: str, repo_root: str, write: bool = True) -> bool:
         text = f.read()
     new, _ = render_text(text, path, repo_root)
     if new != text and write:
-        with open(path, 'w', encoding='utf-8') as f:
-            f.write(new)
+        atomic_write(path, new)
     return new != text
 
 

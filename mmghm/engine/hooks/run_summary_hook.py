@@ -1,5 +1,4 @@
 """Say, at the end of a training, what it produced and where it is."""
-import json
 import os
 import os.path as osp
 import time
@@ -11,6 +10,7 @@ from mmengine.hooks import CheckpointHook, Hook
 from mmengine.runner import Runner
 
 from mmghm.registry import HOOKS
+from mmghm.utils.files import atomic_json_dump
 from mmghm.utils.provenance import code_commit, device_description
 
 __all__ = ['RunSummaryHook']
@@ -216,6 +216,6 @@ class RunSummaryHook(Hook):
         pictures = self._draw(runner) if self.draw else {}
         summary['pictures'] = pictures
         os.makedirs(runner.log_dir, exist_ok=True)
-        with open(summary['files']['summary'], 'w', encoding='utf-8') as f:
-            json.dump(summary, f, indent=1, default=str)
+        atomic_json_dump(summary, summary['files']['summary'], indent=1,
+                         default=str)
         runner.logger.info(self.format(summary, pictures))

@@ -5,7 +5,6 @@ classes of each frequency group, the groups being defined by the number of
 TRAINING images of each class; the GHM-CWAP paper's Table 2 uses
 Many / Medium / Few / Rare without stating thresholds.
 """
-import json
 import math
 import os
 import os.path as osp
@@ -18,6 +17,7 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger
 
 from mmghm.utils.class_counts import to_class_counts
+from mmghm.utils.files import atomic_json_dump
 from mmghm.registry import METRICS
 
 MODES = ('threshold', 'four', 'quantile')
@@ -324,7 +324,6 @@ class GroupAccuracy(BaseMetric):
             per_class_accuracy=[clean(float(a)) for a in res['per_class']],
             num_test_samples=res['num_samples'].tolist(),
             group_of_class=res['group_of_class'].tolist())
-        with open(path, 'w', encoding='utf-8') as f:
-            json.dump(payload, f, indent=1)
+        atomic_json_dump(payload, path, indent=1)
         MMLogger.get_current_instance().info(
             f'GroupAccuracy: per-class results written to {path}')
