@@ -703,7 +703,10 @@ class TrainRun:
         if self.hooks['aura'] is None:
             return []
         from mmghm.engine.hooks.aura_hook import find_ghm_cwap_losses
-        return find_ghm_cwap_losses(self.model)
+        losses = find_ghm_cwap_losses(self.model)
+        for loss in losses:  # the harness does AURAHook's work
+            loss.claim('mmghm.AURAHook')
+        return losses
 
     def _graphs_possible(self) -> Tuple[bool, str]:
         """Whether the head's losses run without a host sync (a copy of

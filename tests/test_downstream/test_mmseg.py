@@ -202,3 +202,33 @@ def test_decode_head_loss_matches_cross_entropy_without_balancing():
     torch.testing.assert_close(out['loss_plain'], ce)
     n_kept = int((labels != IGNORE).sum())
     assert head.loss_decode.density.sum().item() == pytest.approx(n_kept)
+
+
+def _train_log(cfg):
+    import glob
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    (log, ) = glob.glob(f'{runner.log_dir}/*.log')
+    with open(log, encoding='utf-8') as f:
+        return runner, f.read()
+
+
+def test_deeplabv3_without_aura_hook_logs_the_entry_to_add(tmp_path):
+    """A host config that lists the loss but not mmghm's AURAHook trains
+    with a warning naming the custom_hooks entry (issue 21); with the hook,
+    none."""
+    write_seg_data(tmp_path / 'data', 4)
+    cfg = tiny_deeplab_cfg(tmp_path, interval=2, iters=2)
+    cfg.custom_hooks = []
+    cfg.work_dir = str(tmp_path / 'without')
+    runner, log = _train_log(cfg)
+    assert log.count('GHMCWAPLoss is training without mmghm.AURAHook') == 1
+    assert "Add dict(type='mmghm.AURAHook')" in log
+    (loss, ) = find_ghm_cwap_losses(runner.model)
+    assert int(loss.num_updates) == 0
+    cfg = tiny_deeplab_cfg(tmp_path, interval=2, iters=2)
+    cfg.work_dir = str(tmp_path / 'with')
+    runner, log = _train_log(cfg)
+    assert 'is training without' not in log
+    (loss, ) = find_ghm_cwap_losses(runner.model)
+    assert int(loss.num_updates) == 1

@@ -53,6 +53,11 @@ class AURAHook(Hook):
     keeps the loaded running density and the others start from zero, so the
     next update still counts every example exactly once.
 
+    In ``before_train`` it claims every loss it drives
+    (:meth:`~mmghm.models.losses.BaseClsLoss.claim`): a GHM-CWAP loss that
+    trains without it logs a warning at its first step that names this
+    hook.
+
     Args:
         by_epoch: Update per epoch (True) or per iteration (False).
         interval: Epochs or iterations between updates.
@@ -85,6 +90,10 @@ class AURAHook(Hook):
         if not self._find(runner):
             runner.logger.warning(
                 'AURAHook: the model has no GHMCWAPLoss; nothing to update.')
+        for loss in self._find(runner).values():
+            # A GHMCWAPLoss that trains unclaimed warns (the hook is
+            # missing from custom_hooks).
+            loss.claim('mmghm.AURAHook')
         # Iteration-based checkpoints: gather at the iterations they save.
         self._ckpt_iter_intervals = [
             h.interval for h in runner.hooks
@@ -96,6 +105,28 @@ class AURAHook(Hook):
     def _update(self, runner: Runner) -> None:
         for loss in self._find(runner).values():
             loss.update()
+        self._sync_ema_copies(runner)
+
+    def _sync_ema_copies(self, runner: Runner) -> None:
+        """Give the losses of EMA copies of the model (MMEngine's
+        ``EMAHook``) the state just updated.
+
+        An EMA copy copies the trained model's buffers after every
+        iteration, before this epoch-end update, so its losses would hold
+        the state of one update earlier (the full running density, the old
+        reference); ``EMAHook`` saves them as the checkpoint's
+        ``state_dict``, and a ``load_from`` of it would count that epoch
+        twice. The copies never train, so they only mirror the state.
+        """
+        losses = self._find(runner)
+        for hook in runner.hooks:
+            ema = getattr(getattr(hook, 'ema_model', None), 'module', None)
+            if ema is None:
+                continue
+            for name, copy_ in _named_losses(ema).items():
+                source = losses.get(name)
+                if source is not None and copy_ is not source:
+                    copy_.load_state_dict(source.state_dict())
 
     def after_train_epoch(self, runner: Runner) -> None:
         if self.by_epoch and self.every_n_epochs(runner, self.interval):

@@ -21,18 +21,42 @@ expect around it, the same way for all of them:
   another ``num_classes`` or number of bins) is refused with an error that
   names it, instead of MMEngine's ``strict=False`` warning that silently
   keeps the fresh state.
+- the hooks a stateful loss needs (GHM-CWAP's ``AURAHook``, the epoch
+  switch of LDAM-DRW and of a deferred start): a loss declares them with
+  :meth:`BaseClsLoss._require_hook`, the hook :meth:`~BaseClsLoss.claim` s
+  the loss in ``before_train``, and a loss that trains unclaimed logs one
+  warning at its first training step naming the ``custom_hooks`` entry to
+  add (a host-side check: no device read, and under ``torch.compile`` it
+  runs once, while the graph is traced).
 """
+import itertools
 from contextlib import nullcontext
-from typing import Optional, Tuple
+from typing import Dict, FrozenSet, Optional, Set, Tuple
 
 import torch
 import torch.nn as nn
+from mmengine.logging import print_log
 from mmpretrain.models.losses.utils import weight_reduce_loss
 from torch import Tensor
 
 from .utils import check_cls_inputs, check_int, check_number, check_reduction
 
 __all__ = ['BaseClsLoss']
+
+#: Keys of the losses that warned about a missing hook (warn once each).
+_WARNED: Set[str] = set()
+_KEYS = itertools.count()
+
+
+@torch.compiler.assume_constant_result
+def _warn_missing_hook_once(key: str, message: str) -> bool:
+    """Log ``message`` the first time ``key`` asks. Under ``torch.compile``
+    Dynamo calls it once while tracing and keeps the result as a constant,
+    so a compiled training step warns too (once) without a graph break."""
+    if key not in _WARNED:
+        _WARNED.add(key)
+        print_log(message, logger='current', level=30)
+    return True
 
 
 class BaseClsLoss(nn.Module):
@@ -78,6 +102,75 @@ class BaseClsLoss(nn.Module):
             raise ValueError("loss_name must be a str starting with 'loss_' "
                              f'(MMSegmentation logs it), got {loss_name!r}.')
         self._loss_name = loss_name
+        # {custom_hooks type: what the hook does for the loss}, the hooks
+        # that claimed the loss, and the warning due while some are missing
+        # (host-side state: the forward reads no device to decide).
+        self._required_hooks: Dict[str, Tuple[str, str]] = {}
+        self._claimed_by: FrozenSet[str] = frozenset()
+        self._hook_warning: Optional[str] = None
+        self._hook_warning_key = f'{type(self).__name__}-{next(_KEYS)}'
+
+    # ------------------------------------------------------------------
+    # the hooks a stateful loss needs
+    # ------------------------------------------------------------------
+    def _require_hook(self, hook: str, entry: str, why: str) -> None:
+        """Declare that training needs ``hook`` (e.g. ``'mmghm.AURAHook'``).
+
+        Args:
+            hook: The hook's registered type, as in ``custom_hooks``.
+            entry: The ``custom_hooks`` entry to add, e.g.
+                ``"dict(type='mmghm.AURAHook')"``.
+            why: What goes wrong without it (for the warning).
+        """
+        self._required_hooks[hook] = (entry, why)
+        self._refresh_hook_warning()
+
+    @property
+    def required_hooks(self) -> Tuple[str, ...]:
+        """The hook types this loss needs in training (``custom_hooks``)."""
+        return tuple(self._required_hooks)
+
+    @property
+    def claimed_by(self) -> FrozenSet[str]:
+        """The hook types that have claimed this loss."""
+        return self._claimed_by
+
+    def claim(self, hook: str) -> None:
+        """Record that ``hook`` drives this loss.
+
+        mmghm's hooks call it in ``before_train`` on every loss they
+        drive. A training loop of one's own that does a hook's work itself
+        (e.g. calls :meth:`GHMCWAPLoss.update` at every epoch end) calls
+        ``loss.claim('mmghm.AURAHook')`` to say so.
+        """
+        if not isinstance(hook, str):
+            raise TypeError(f'hook must be a hook type name (str), got '
+                            f'{hook!r}.')
+        self._claimed_by = self._claimed_by | {hook}
+        self._refresh_hook_warning()
+
+    def _refresh_hook_warning(self) -> None:
+        missing = [(h, e, w) for h, (e, w) in self._required_hooks.items()
+                   if h not in self._claimed_by]
+        if not missing:
+            self._hook_warning = None
+            return
+        name = type(self).__name__
+        self._hook_warning = ' '.join(
+            [f'{name} is training without {h}, which {w}.'
+             for h, _, w in missing] +
+            [f'Add {" and ".join(e for _, e, _ in missing)} to the '
+             "config's custom_hooks (with custom_imports=dict(imports="
+             "['mmghm'])). A training loop of your own that does the "
+             "hook's work itself says so with loss.claim("
+             f'{missing[0][0]!r}).'])
+
+    def _check_hooks(self) -> None:
+        """Warn once if a required hook has not claimed the loss."""
+        if self._hook_warning is not None and self.training and \
+                torch.is_grad_enabled():
+            _warn_missing_hook_once(self._hook_warning_key,
+                                    self._hook_warning)
 
     @property
     def loss_name(self) -> str:
@@ -181,6 +274,7 @@ class BaseClsLoss(nn.Module):
             Tensor: the loss, a scalar unless the reduction is 'none' (then
             one value per example, in the shape of ``label``).
         """
+        self._check_hooks()
         reduction = check_reduction(reduction_override or self.reduction)
         if ignore_index is None:
             ignore_index = self.ignore_index

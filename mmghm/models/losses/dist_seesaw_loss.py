@@ -32,7 +32,8 @@ from torch import Tensor
 
 from mmghm.registry import MODELS
 from .base import BaseClsLoss
-from .utils import check_non_negative, check_number, check_positive_int
+from .utils import (check_non_negative, check_number, check_positive_int,
+                    keep_for_backward)
 
 __all__ = ['DistSeesawLoss', 'seesaw_log_factors']
 
@@ -56,7 +57,10 @@ def seesaw_log_factors(logits: Tensor, label: Tensor, cum_samples: Tensor,
     idx = label.unsqueeze(1)
     out = logits.new_zeros(logits.shape)
     if p > 0:
-        log_n = cum_samples.to(logits.dtype).clamp(min=1).log()
+        # Pinned: under torch.compile the backward must not recompute it
+        # from cum_samples, which the training forward has just added to.
+        log_n = keep_for_backward(
+            cum_samples.to(logits.dtype).clamp(min=1).log())
         out = (log_n.unsqueeze(0) - log_n[label].unsqueeze(1)).clamp_(max=0)
         out.mul_(p)
     if q > 0:

@@ -40,7 +40,7 @@ from torch.utils.hooks import RemovableHandle
 from mmghm.registry import MODELS
 from . import ghm_cwap_functional as F
 from .base import BaseClsLoss
-from .utils import check_bool, check_int, check_number
+from .utils import check_bool, check_int, check_number, keep_for_backward
 
 __all__ = ['GHMCWAPLoss', 'GHMCWAPBatch', 'AURAUpdate']
 
@@ -275,6 +275,20 @@ class GHMCWAPLoss(BaseClsLoss):
         # Host-side switch of the deferred start (set_epoch); a plain bool,
         # so the forward never reads the device to decide.
         self._started = self.start_epoch == 0
+        self._require_hook(
+            'mmghm.AURAHook',
+            "dict(type='mmghm.AURAHook') (by_epoch=False, interval=K in "
+            'iteration-based loops)',
+            'calls update() at every epoch end (Algorithm 1); without it '
+            'the bins stay uniform, the reference density stays empty and '
+            'the margins come from a running density that grows for the '
+            'whole run: no AURA')
+        if self.start_epoch > 0:
+            self._require_hook(
+                'mmghm.LossEpochHook', "dict(type='mmghm.LossEpochHook')",
+                'calls set_epoch() before every epoch; without it the '
+                f'deferred start (start_epoch={self.start_epoch}) never '
+                'comes and the loss stays plain cross-entropy')
 
         C, N = self.num_classes, self.num_bins
         uniform = torch.linspace(0, 1, N + 1, dtype=torch.float64).float()
@@ -320,6 +334,8 @@ class GHMCWAPLoss(BaseClsLoss):
         if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
             raise ValueError(f'epoch must be an int >= 0, got {epoch!r}.')
         self._started = epoch >= self.start_epoch
+        if 'mmghm.LossEpochHook' not in self.claimed_by:
+            self.claim('mmghm.LossEpochHook')  # whoever calls it drives it
 
     @property
     def started(self) -> bool:
@@ -512,8 +528,12 @@ class GHMCWAPLoss(BaseClsLoss):
             # Branch-free choice of the margins' source (method.md §3 step
             # 1), so that a graph captured before the first update is still
             # right after it.
-            shift = torch.where(self._has_ref, self._shift_ref,
-                                self._shift_run).to(logits.dtype)
+            # keep_for_backward: the backward must use these margins, not
+            # recompute them from _shift_run after _count rewrote it (a
+            # compiled graph did, issue 21).
+            shift = keep_for_backward(
+                torch.where(self._has_ref, self._shift_ref,
+                            self._shift_run).to(logits.dtype))
         two_sided = self.margin == 'two_sided'
         if logits.dim() > 2:  # dense (B, C, d1, ...), see _flatten
             loss, g = F.margin_cross_entropy(
@@ -540,7 +560,7 @@ class GHMCWAPLoss(BaseClsLoss):
                 return loss
             w = F.intra_weights(self.density, cell, label, mass, member,
                                 self.alpha, self.intra_weight)
-        return loss * w.to(loss.dtype)
+        return loss * keep_for_backward(w.to(loss.dtype))
 
     def _count(self, label: Tensor, g: Tensor, cell: Tensor, mass: Tensor,
                counted: Tensor) -> None:

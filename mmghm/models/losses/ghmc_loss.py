@@ -23,7 +23,7 @@ from torch import Tensor
 
 from mmghm.registry import MODELS
 from .base import BaseClsLoss
-from .utils import check_number, check_positive_int
+from .utils import check_number, check_positive_int, keep_for_backward
 
 __all__ = ['GHMCLoss']
 
@@ -149,7 +149,9 @@ class GHMCLoss(BaseClsLoss):
             torch.zeros_like(density)).to(logits.dtype)
         if rows is not None:  # the spare slot has weight 0
             per_bin = torch.cat([per_bin, per_bin.new_zeros(1)])
-        return per_bin.take(bin_idx), g
+        # Pinned: under torch.compile the backward must not recompute the
+        # weights from acc_sum, which this forward rewrites.
+        return keep_for_backward(per_bin).take(bin_idx), g
 
     def _per_example_loss(self, logits, label, valid, weight):
         rows = valid

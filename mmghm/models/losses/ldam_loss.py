@@ -20,7 +20,6 @@ from typing import Optional
 
 import torch
 import torch.nn.functional as F
-from mmengine.logging import print_log
 from torch import Tensor
 
 from mmghm.registry import MODELS
@@ -52,7 +51,7 @@ class LDAMLoss(ClassCountsMixin, BaseClsLoss):
     :class:`mmghm.models.heads.NormedLinearClsHead` (cosine logits, as the
     authors do for CIFAR) and add ``dict(type='mmghm.LossEpochHook')`` to
     ``custom_hooks``; without the hook the epoch stays 0 and DRW never
-    starts (a warning says so).
+    starts (the first training step logs a warning naming the hook).
 
     As in the released code (PyTorch's ``F.cross_entropy(weight=...)``),
     the 'mean' of the re-weighted loss divides by the sum of the examples'
@@ -118,8 +117,12 @@ class LDAMLoss(ClassCountsMixin, BaseClsLoss):
         # whether DRW was on).
         self.register_buffer('epoch', torch.zeros((), dtype=torch.long))
         self._epoch = 0
-        self._epoch_was_set = False
-        self._warned = False
+        if drw_start_epoch is not None:
+            self._require_hook(
+                'mmghm.LossEpochHook', "dict(type='mmghm.LossEpochHook')",
+                'calls set_epoch() before every epoch; without it the '
+                f'deferred re-weighting (drw_start_epoch={drw_start_epoch}) '
+                'never starts')
         self._init_class_counts(num_classes, class_counts)
 
     def _on_class_counts(self, counts: Tensor) -> None:
@@ -136,7 +139,8 @@ class LDAMLoss(ClassCountsMixin, BaseClsLoss):
             raise ValueError(f'epoch must be an int >= 0, got {epoch!r}.')
         self.epoch.fill_(epoch)
         self._epoch = epoch  # host copy: no device sync in forward
-        self._epoch_was_set = True
+        if 'mmghm.LossEpochHook' not in self.claimed_by:
+            self.claim('mmghm.LossEpochHook')  # whoever calls it drives it
 
     @property
     def drw_active(self) -> bool:
@@ -149,14 +153,6 @@ class LDAMLoss(ClassCountsMixin, BaseClsLoss):
 
     def _per_example_loss(self, logits, label, valid, weight):
         self._require_counts()
-        if (self.training and self.drw_start_epoch is not None
-                and not self._epoch_was_set and not self._warned):
-            self._warned = True
-            print_log(
-                'LDAMLoss: set_epoch() was never called, so deferred '
-                're-weighting will not start; add '
-                "dict(type='mmghm.LossEpochHook') to custom_hooks.",
-                logger='current', level=30)
         idx = label.unsqueeze(1)
         m = self.margins.to(logits.dtype)[label].unsqueeze(1)
         # z - m_y e_y: only the label's logit moves.

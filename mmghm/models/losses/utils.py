@@ -29,7 +29,7 @@ from mmghm.utils.class_counts import CountsLike, to_class_counts
 __all__ = [
     'check_number', 'check_int', 'check_positive_int', 'check_non_negative',
     'check_bool', 'check_reduction', 'check_cls_inputs', 'check_label_range',
-    'ClassCountsMixin', 'CountsLike', 'to_class_counts'
+    'ClassCountsMixin', 'CountsLike', 'to_class_counts', 'keep_for_backward'
 ]
 
 
@@ -166,13 +166,55 @@ class ClassCountsMixin:
             self._on_class_counts(self.class_counts.to(torch.float64))
 
 
+def _is_compiling() -> bool:
+    is_compiling = getattr(torch.compiler, 'is_compiling', None)
+    return is_compiling is not None and is_compiling()
+
+
+if hasattr(torch.library, 'custom_op'):
+
+    @torch.library.custom_op('mmghm::keep_for_backward', mutates_args=())
+    def _snapshot(x: Tensor) -> Tensor:
+        return x.clone()
+
+    @_snapshot.register_fake
+    def _snapshot_fake(x: Tensor) -> Tensor:
+        return torch.empty_like(x)
+
+else:  # pragma: no cover - torch < 2.4 (no custom_op, no such partitioner)
+    _snapshot = None
+
+
+def keep_for_backward(x: Tensor) -> Tensor:
+    """``x`` (computed from a loss's state, without gradient) for use in
+    the differentiable part of the forward, pinned under ``torch.compile``.
+
+    A stateful loss reads its buffers (margins, weights from histograms)
+    and mutates them in the same forward. Eager autograd saves what the
+    backward needs, but under ``torch.compile`` AOTAutograd's min-cut
+    partitioner may instead *recompute* a cheap value in the backward from
+    its sources; a buffer is an input, "free to save", so the recomputation
+    reads the buffer after the forward (or a later forward, or an update)
+    has rewritten it, and the gradient is silently wrong while the loss
+    value is right (issue 21: GHM-CWAP's margins before the first update,
+    C >= 8; proposed upstream fix: pytorch/pytorch#197039). Outside of
+    compilation this returns ``x`` itself; while compiling it returns a
+    copy made by an opaque custom op, which the partitioner never
+    recomputes, so the backward sees the value of this forward. The copy
+    is of ``x`` only (a (C,) margin vector, a (B,) weight), not of a
+    (B, C) tensor.
+    """
+    if _snapshot is None or not _is_compiling():
+        return x
+    return _snapshot(x.detach())
+
+
 def _label_check_on_host(label: Tensor) -> bool:
     """Whether reading label values on the host is free: CPU tensors,
     outside torch.compile (where it would break the graph)."""
     if label.device.type != 'cpu':
         return False
-    is_compiling = getattr(torch.compiler, 'is_compiling', None)
-    return not (is_compiling is not None and is_compiling())
+    return not _is_compiling()
 
 
 def check_label_range(label: Tensor,

@@ -12,7 +12,7 @@ from mmengine.runner import Runner
 from mmpretrain.structures import DataSample
 from torch.utils.data import Dataset
 
-import mmghm.models.losses.ldam_loss as ldam_module
+import mmghm.models.losses.base as base_module
 from mmghm.engine.hooks import LossEpochHook
 from mmghm.models.heads import NormedLinearClsHead
 from mmghm.models.losses import LDAMLoss, ldam_margins
@@ -141,13 +141,16 @@ def test_zero_counts_and_state():
 
 def test_warns_once_without_the_hook(monkeypatch):
     messages = []
-    monkeypatch.setattr(ldam_module, 'print_log',
+    monkeypatch.setattr(base_module, 'print_log',
                         lambda msg, **kw: messages.append(msg))
     z, y = batch()
     loss = LDAMLoss(C, COUNTS)
     loss(z, y)
     loss(z, y)
-    assert len(messages) == 1 and 'LossEpochHook' in messages[0]
+    assert len(messages) == 1
+    assert "Add dict(type='mmghm.LossEpochHook') to the config's " \
+        'custom_hooks' in messages[0]
+    assert 'drw_start_epoch=160' in messages[0]
     hooked = LDAMLoss(C, COUNTS)
     hooked.set_epoch(0)
     hooked(z, y)
