@@ -85,6 +85,10 @@ def parse_args(argv: Optional[Sequence[str]] = None,
                      help='work dirs, folders of work dirs, or Runner JSON '
                      'files')
     tab.add_argument('--out', help='also write the Markdown to this file')
+    tab.add_argument('--allow-unfinished', action='store_true',
+                     help='show trainings that stopped before their '
+                     'max_epochs, each as a row of its own (left out by '
+                     'default)')
     _add_selection(tab)
     return parser.parse_args(argv)
 
@@ -149,7 +153,10 @@ def cmd_readmes(args: argparse.Namespace, root: str) -> int:
 
 def cmd_tables(args: argparse.Namespace, root: str) -> int:
     runs = load_runs(args.paths)
-    results, warnings = aggregate(runs, args.source, args.select)
+    results, warnings = aggregate(
+        runs, args.source, args.select,
+        find_config=lambda stem: find_config(stem, root),
+        allow_unfinished=args.allow_unfinished)
     for warning in warnings:
         print(f'warning: {warning}', file=sys.stderr)
     text = render_report(results, args.source, args.select)

@@ -363,12 +363,17 @@ def _read_summary(run: Run) -> dict:
 
 
 def _per_class(run: Run, metrics: Dict[str, float]) -> Optional[dict]:
-    """Per-class accuracies from a GroupAccuracy ``out_file`` in the work
-    dir, when they are of the same evaluation as ``metrics`` (same top-1)."""
+    """Per-class accuracies from a GroupAccuracy ``out_file`` in the
+    folder of a merged test's log or in the work dir, when they are of the
+    same evaluation as ``metrics`` (same top-1)."""
     top1 = metrics.get('group_accuracy/top1')
     if top1 is None:
         return None
-    for path in sorted(glob_json(run.work_dir)):
+    # tools/test.py without --work-dir writes its per-class file into its
+    # own timestamped folder (beside its log), not over the training's.
+    folders = [osp.dirname(log) for log in run.test_logs] + [run.work_dir]
+    for path in [p for folder in folders
+                 for p in sorted(glob_json(folder))]:
         try:
             data = _read_json(path)
         except ValueError:

@@ -374,10 +374,14 @@ def benchmark_table(path: str, readme_dir: Optional[str] = None) -> str:
 
 @dataclass
 class Result:
-    """All runs of one config: per column, the values over runs."""
+    """All runs of one config and one set of changed options: per column,
+    the values over runs."""
     name: ConfigName
     columns: Dict[str, Stat] = field(default_factory=dict)
     num_runs: int = 0
+    #: ``key=value`` settings in which these runs differ from the config
+    #: file (``--cfg-options``); empty for the config as it is.
+    overrides: Tuple[str, ...] = ()
 
 
 def group_values(metrics: Dict[str, float],
@@ -395,16 +399,84 @@ def group_values(metrics: Dict[str, float],
     return out
 
 
+def _changed_settings(original: dict, dumped: dict) -> Tuple[str, ...]:
+    """``key=value`` of the dumped config's settings that the config file
+    sets otherwise or not at all (what ``--cfg-options`` changed or added).
+
+    As ``export``'s ``cfg_options``, but a key the dump lacks says nothing
+    about the run and is not a difference; locations and the seed are not
+    settings of the method.
+    """
+    import json
+
+    from .files import _LOCATION_KEYS, _flatten
+    a, b = _flatten(original), _flatten(dumped)
+    out = []
+    for key in sorted(b):
+        if set(key.split('.')) & set(_LOCATION_KEYS) or \
+                key == 'randomness.seed':
+            continue
+        if a.get(key, '<unset>') != b[key]:
+            out.append(f'{key}={json.dumps(b[key])}')
+    return tuple(out)
+
+
+def _run_settings(run: Run, config_file: Optional[str],
+                  originals: Dict[str, Optional[dict]]
+                  ) -> Tuple[Tuple[str, ...], Optional[int], Optional[int]]:
+    """(changed options, epochs the run validated, its max_epochs).
+
+    The dumped config is read as data (never run); the options are what
+    ``export`` records as ``cfg_options``: the settings in which the dumped
+    config differs from the config file (``config_file``, a trusted file of
+    this repository), locations and the seed left out.
+    """
+    from .files import read_dumped_config
+    dumped = read_dumped_config(run.config_file) if run.config_file else {}
+    overrides: Tuple[str, ...] = ()
+    if dumped and config_file:
+        if config_file not in originals:
+            from mmengine.config import Config
+            originals[config_file] = Config.fromfile(config_file).to_dict()
+        overrides = _changed_settings(originals[config_file], dumped)
+    train_cfg = dumped.get('train_cfg') or {}
+    max_epochs = train_cfg.get('max_epochs') if train_cfg.get(
+        'by_epoch', True) else None
+    steps = [int(v['step']) for v in run.val if 'step' in v]
+    return overrides, (steps[-1] if steps else None), max_epochs
+
+
 def aggregate(runs: Sequence[Run], source: str = 'auto',
-              select: str = 'last') -> Tuple[Dict[str, Result], List[str]]:
-    """Average runs by config name.
+              select: str = 'last',
+              find_config=None,
+              allow_unfinished: bool = False
+              ) -> Tuple[Dict[str, Result], List[str]]:
+    """Average runs by config name and changed options.
+
+    Runs of one config are averaged only when they were configured alike:
+    runs whose dumped config differs from the config file
+    (``--cfg-options``, e.g. ``train_cfg.max_epochs=4``) form a row of
+    their own, keyed ``<config> [k=v, ...]``, kept out of the paper-layout
+    tables; a training that stopped before its ``max_epochs`` is left out
+    (with a warning) unless ``allow_unfinished``, which keeps it as a row
+    of its own.
+
+    Args:
+        runs: Runs read by :func:`~mmghm.results.runs.load_runs`.
+        source, select: Which metrics stand for a run
+            (:func:`~mmghm.results.runs.select_metrics`).
+        find_config: ``stem -> path of the config file or None`` (the
+            command line looks in the repository's ``configs/``); None
+            compares no options.
+        allow_unfinished: Keep unfinished trainings (as their own rows).
 
     Returns:
-        (results by config name, warnings about skipped runs).
+        (results by row key, warnings about skipped or separated runs).
     """
     columns = load_paper_tables().group_columns
     per_config: Dict[str, Result] = {}
     warnings = []
+    originals: Dict[str, Optional[dict]] = {}
     for run in runs:
         try:
             name = parse_config_name(run.config)
@@ -416,10 +488,33 @@ def aggregate(runs: Sequence[Run], source: str = 'auto',
             warnings.append(f'{run.work_dir}: skipped, no top-1 accuracy '
                             f'(source={source}).')
             continue
-        result = per_config.setdefault(name.name, Result(name))
+        try:
+            overrides, epochs, max_epochs = _run_settings(
+                run, find_config(run.config) if find_config else None,
+                originals)
+        except ValueError as e:  # a dumped config that is not plain data
+            warnings.append(f'{run.work_dir}: skipped, {e}')
+            continue
+        if epochs is not None and max_epochs and epochs < max_epochs:
+            if not allow_unfinished:
+                warnings.append(
+                    f'{run.work_dir}: skipped, unfinished: its last '
+                    f'validation is at epoch {epochs} of {max_epochs} '
+                    '(--allow-unfinished shows it as a row of its own).')
+                continue
+            overrides += (f'unfinished: epoch {epochs} of {max_epochs}', )
+        key = name.name + (f' [{", ".join(overrides)}]' if overrides else '')
+        result = per_config.setdefault(key, Result(name,
+                                                   overrides=overrides))
         result.num_runs += 1
         for column, value in group_values(metrics, columns).items():
             result.columns.setdefault(column, Stat()).values.append(value)
+    for key, result in per_config.items():
+        if result.overrides:
+            warnings.append(
+                f'{key}: {result.num_runs} run(s) configured differently '
+                'from the config file (or unfinished), kept apart from its '
+                'other runs and out of the paper-layout tables.')
     return per_config, warnings
 
 
@@ -580,10 +675,13 @@ def render_report(results: Dict[str, Result], source: str,
         picked += ('the last validation' if select == 'last' else
                    'the best validation epoch (optimistic)')
     blocks = [f'Results: {picked}; runs of one config are averaged '
-              '(mean ± sample std); one checkpoint counts once.']
-    blocks += render_table1(results)
-    blocks += render_table2(results)
-    blocks += render_table3(results)
+              '(mean ± sample std) when configured alike (other options: '
+              'a row of their own, `config [k=v]`); one checkpoint counts '
+              'once.']
+    plain = {k: r for k, r in results.items() if not r.overrides}
+    blocks += render_table1(plain)
+    blocks += render_table2(plain)
+    blocks += render_table3(plain)
     blocks.append(render_details(results))
     return '\n\n'.join(blocks) + '\n'
 

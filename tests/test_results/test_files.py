@@ -199,3 +199,29 @@ def test_an_unfinished_training_is_not_exported_by_default(tmp_path):
         export_run(run, suite='s')
     assert export_run(run, suite='s',
                       allow_unfinished=True)['measured']['epochs'] == 1
+
+
+def test_export_takes_the_per_class_file_of_a_test_in_its_own_folder(
+        tmp_path):
+    """tools/test.py without --work-dir tests in the training's work dir and
+    writes its per_class.json into its timestamped folder: export of the
+    test's metrics finds it there; the training's file stays the training's
+    (its top-1 differs)."""
+    train = make_run(tmp_path, 'train', DEMO,
+                     [('20240101_000000', [1, 2], [90.0, 96.9], None)],
+                     tests=[('20240101_010000', {'accuracy/top1': 97.0,
+                                                 'group_accuracy/top1': 97.0},
+                             'epoch_2.pth')],
+                     config_text=CONFIG_TEXT, seed=3)
+    (train / 'per_class.json').write_text(json.dumps(dict(
+        top1=96.9, per_class_accuracy=[100.0, 90.0],
+        class_counts=[140, 14], num_test_samples=[36, 35])))
+    (train / '20240101_010000' / 'per_class.json').write_text(json.dumps(
+        dict(top1=97.0, per_class_accuracy=[100.0, 92.0],
+             class_counts=[140, 14], num_test_samples=[36, 35])))
+    (run, ) = load_runs([str(tmp_path)])
+    tested = export_run(run, suite='digits-lt_demo_cpu')
+    assert tested['metrics']['group_accuracy/top1'] == 97.0
+    assert tested['per_class']['accuracy'] == [100.0, 92.0]
+    validated = export_run(run, suite='digits-lt_demo_cpu', source='val')
+    assert validated['per_class']['accuracy'] == [100.0, 90.0]

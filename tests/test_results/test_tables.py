@@ -1,6 +1,7 @@
 """Markdown tables from result files and from work dirs."""
 import json
 import math
+from pathlib import Path
 
 import pytest
 from fake_runs import make_run, row, write_result
@@ -263,3 +264,76 @@ def test_summary_block_is_rendered_and_checked(results, tmp_path):
                       '<!-- /results -->\n')
     with pytest.raises(ValueError, match='needs method=..., baseline=...'):
         update_file(str(readme), str(root))
+
+
+DEMO = 'ghm-cwap_resnet20_demo_digits-lt'
+
+
+def _dump(max_epochs):
+    """A dumped config (as MMEngine writes it) that differs from the demo
+    config file at most in max_epochs."""
+    return ('train_cfg = dict(by_epoch=True, max_epochs={}, val_interval=5)\n'
+            "work_dir = '/somewhere/else'\n".format(max_epochs))
+
+
+def test_tables_average_only_runs_configured_alike(tmp_path):
+    """The demo config run four times (issue: 30, 2, 4 and 4 epochs became
+    one row 36.06 ± 40.87): the 30-epoch run is the config's row; the
+    2-epoch run and the two 4-epoch runs are rows of their own, named by
+    the changed option; a run killed at epoch 10 of 30 is left out with a
+    warning, or shown as its own row with allow_unfinished."""
+    from mmghm.results.cli import find_config
+    from mmghm.results.tables import aggregate
+    repo = str(Path(__file__).resolve().parents[2])
+    make_run(tmp_path, 'full', DEMO, [('20240101_000000', [5, 30],
+                                       [90.0, 96.0], None)],
+             config_text=_dump(30))
+    make_run(tmp_path, 'two', DEMO, [('20240101_000000', [2], [10.0], None)],
+             config_text=_dump(2))
+    for i, top1 in enumerate((20.0, 30.0)):
+        make_run(tmp_path, f'four{i}', DEMO,
+                 [('20240101_000000', [4], [top1], None)],
+                 config_text=_dump(4))
+    make_run(tmp_path, 'killed', DEMO,
+             [('20240101_000000', [5, 10], [50.0, 60.0], None)],
+             config_text=_dump(30))
+    runs = load_runs([str(tmp_path)])
+    assert len(runs) == 5
+
+    def find(stem):
+        return find_config(stem, repo)
+
+    results, warnings = aggregate(runs, find_config=find)
+    assert sorted(results) == [
+        DEMO, f'{DEMO} [train_cfg.max_epochs=2]',
+        f'{DEMO} [train_cfg.max_epochs=4]']
+    assert results[DEMO].columns['overall'].values == [96.0]
+    assert results[DEMO].overrides == ()
+    four = results[f'{DEMO} [train_cfg.max_epochs=4]']
+    assert four.num_runs == 2
+    assert sorted(four.columns['overall'].values) == [20.0, 30.0]
+    assert results[f'{DEMO} [train_cfg.max_epochs=2]'].columns[
+        'overall'].values == [10.0]
+    killed = [w for w in warnings if 'killed' in w]
+    assert len(killed) == 1 and 'unfinished: its last validation is at ' \
+        'epoch 10 of 30' in killed[0]
+    assert sum('configured differently' in w for w in warnings) == 2
+    text = render_report(results, 'auto', 'last')
+    assert f'| `{DEMO}` | 1 | 96.00 |' in text
+    assert f'| `{DEMO} [train_cfg.max_epochs=4]` | 2 | 25.00 ± 7.07 |' in text
+    # With allow_unfinished the killed run is a row of its own.
+    results, _ = aggregate(runs, find_config=find, allow_unfinished=True)
+    assert results[f'{DEMO} [unfinished: epoch 10 of 30]'].columns[
+        'overall'].values == [60.0]
+    assert results[DEMO].columns['overall'].values == [96.0]
+
+
+def test_tables_refuse_a_dumped_config_that_is_not_data(tmp_path):
+    from mmghm.results.tables import aggregate
+    make_run(tmp_path, 'evil', DEMO, [('20240101_000000', [30], [96.0],
+                                       None)],
+             config_text='import os\nos.system("touch marker")\n')
+    results, warnings = aggregate(load_runs([str(tmp_path)]))
+    assert results == {}
+    assert len(warnings) == 1 and 'skipped' in warnings[0]
+    assert not (tmp_path / 'marker').exists()
