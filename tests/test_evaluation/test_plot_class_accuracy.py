@@ -194,3 +194,16 @@ def test_tools_test_py_without_work_dir_keeps_the_trainings_per_class(
     trained = json.loads(before)
     # The same checkpoint, so the same per-class accuracies.
     assert tested['per_class_accuracy'] == trained['per_class_accuracy']
+
+
+def test_plot_without_out_writes_beside_the_first_file(run_outputs, tmp_path):
+    """Without --out the picture goes beside the first JSON file, not into
+    the folder the tool is run from."""
+    ce, ghm = run_outputs
+    proc = subprocess.run(
+        [sys.executable, str(TOOL), str(ghm), str(ce)],
+        capture_output=True, text=True, cwd=str(tmp_path), timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    out = ghm.parent / 'class_accuracy.png'
+    assert proc.stdout.strip() == f'Saved {out}'
+    assert out.is_file() and list(tmp_path.iterdir()) == []

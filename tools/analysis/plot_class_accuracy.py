@@ -12,7 +12,7 @@ evaluation (per-class accuracy, training counts, groups). For example::
     python tools/test.py CONFIG_GHM CKPT_GHM --work-dir work_dirs/ghm
     python tools/analysis/plot_class_accuracy.py \\
         work_dirs/ce/per_class.json work_dirs/ghm/per_class.json \\
-        --labels CE GHM-CWAP --out class_accuracy.png
+        --labels CE GHM-CWAP --out work_dirs/ce_vs_ghm_class_accuracy.png
 
 Classes are placed left to right from the most to the least frequent in
 training (the bars, right axis, log scale); each run is a line of per-class
@@ -36,8 +36,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='JSON files written by GroupAccuracy(out_file)')
     parser.add_argument('--labels', nargs='+',
                         help='legend label per run (default: file names)')
-    parser.add_argument('--out', default='class_accuracy.png',
-                        help='output PNG')
+    parser.add_argument('--out', default=None,
+                        help='output PNG (default: class_accuracy.png '
+                        'beside the first JSON file)')
     parser.add_argument('--title', default=None)
     parser.add_argument('--window', type=int, default=1,
                         help='moving-average window over classes')
@@ -50,8 +51,9 @@ def main(argv: Optional[List[str]] = None) -> None:
         osp.basename(osp.dirname(osp.abspath(p))) or p for p in args.results
     ]
     results = [load_result(p) for p in args.results]
-    out = plot_class_accuracy(results, labels, args.out, args.title,
-                              args.window)
+    out = args.out or osp.join(osp.dirname(osp.abspath(args.results[0])),
+                               'class_accuracy.png')
+    out = plot_class_accuracy(results, labels, out, args.title, args.window)
     print(f'Saved {out}')
 
 
