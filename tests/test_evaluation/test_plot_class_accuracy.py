@@ -173,6 +173,7 @@ def test_rarest_class_bar_is_drawn_and_legend_covers_no_bar(run_outputs):
         plt.close(fig)
 
 
+@pytest.mark.subprocess  # a tool in a separate process
 def test_tools_test_py_without_work_dir_keeps_the_trainings_per_class(
         run_outputs):
     """tools/test.py without --work-dir tests in the training's work dir;
@@ -196,6 +197,7 @@ def test_tools_test_py_without_work_dir_keeps_the_trainings_per_class(
     assert tested['per_class_accuracy'] == trained['per_class_accuracy']
 
 
+@pytest.mark.subprocess  # a tool in a separate process
 def test_plot_without_out_writes_beside_the_first_file(run_outputs, tmp_path):
     """Without --out the picture goes beside the first JSON file, not into
     the folder the tool is run from."""
