@@ -140,17 +140,25 @@ def config_name_of(work_dir: str) -> str:
 
 
 def last_checkpoint(work_dir: str) -> Optional[str]:
-    """Absolute path named by ``<work_dir>/last_checkpoint``, or None."""
-    marker = osp.join(work_dir, 'last_checkpoint')
-    if not osp.isfile(marker):
+    """Real path of the checkpoint ``<work_dir>/last_checkpoint`` names,
+    inside the work dir, or None.
+
+    The file is read as the untrusted text it is
+    (:func:`~mmghm.utils.checkpoint_files.read_last_checkpoint`). A path
+    outside the work dir (a work dir moved since training) stands for the
+    file of the same name inside it.
+
+    Raises:
+        CheckpointPathError: ``last_checkpoint`` is not one line of a path
+            (a FIFO, odd bytes, a URL...).
+    """
+    from mmghm.utils.checkpoint_files import read_last_checkpoint
+    named = read_last_checkpoint(work_dir, roots=[osp.sep])
+    if named is None:
         return None
-    with open(marker, encoding='utf-8') as f:
-        path = f.read().strip()
-    if not path:
-        return None
-    if not osp.isabs(path):
-        path = osp.join(work_dir, osp.basename(path))
-    return osp.realpath(path)
+    root = osp.realpath(work_dir)
+    path = osp.realpath(osp.join(root, osp.basename(named)))
+    return path if osp.dirname(path) == root else None
 
 
 def loaded_checkpoint(log_file: str) -> Optional[str]:

@@ -164,3 +164,29 @@ def test_metrics_file_beside_a_test_log_joins_its_training(tmp_path):
     (run, ) = load_runs([str(train), str(out)])
     assert run.work_dir == str(train)
     assert run.test == {'accuracy/top1': 91.5}
+
+
+def test_last_checkpoint_never_names_a_file_outside_the_work_dir(tmp_path):
+    """``last_checkpoint`` is text an attacker can set: an outside path
+    stands for the file of the same name inside the work dir (a moved work
+    dir), and a FIFO or a URL is refused rather than read or hashed."""
+    import os
+
+    from mmghm.results.runs import last_checkpoint
+    from mmghm.utils.checkpoint_files import CheckpointPathError
+    work = tmp_path / 'work'
+    work.mkdir()
+    outside = tmp_path / 'secret.pth'
+    outside.write_bytes(b'x')
+    (work / 'last_checkpoint').write_text(str(outside))
+    assert last_checkpoint(str(work)) == str((work / 'secret.pth'))
+    (work / 'epoch_3.pth').write_bytes(b'x')
+    (work / 'last_checkpoint').write_text('/elsewhere/epoch_3.pth')
+    assert last_checkpoint(str(work)) == str(work / 'epoch_3.pth')
+    (work / 'last_checkpoint').write_text('http://host/epoch_3.pth')
+    with pytest.raises(CheckpointPathError):
+        last_checkpoint(str(work))
+    (work / 'last_checkpoint').unlink()
+    os.mkfifo(work / 'last_checkpoint')
+    with pytest.raises(CheckpointPathError):
+        last_checkpoint(str(work))
