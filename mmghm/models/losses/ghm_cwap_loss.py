@@ -530,7 +530,7 @@ class GHMCWAPLoss(BaseClsLoss):
             # right after it.
             # keep_for_backward: the backward must use these margins, not
             # recompute them from _shift_run after _count rewrote it (a
-            # compiled graph did, issue 21).
+            # compiled graph did).
             shift = keep_for_backward(
                 torch.where(self._has_ref, self._shift_ref,
                             self._shift_run).to(logits.dtype))

@@ -196,8 +196,8 @@ def keep_for_backward(x: Tensor) -> Tensor:
     its sources; a buffer is an input, "free to save", so the recomputation
     reads the buffer after the forward (or a later forward, or an update)
     has rewritten it, and the gradient is silently wrong while the loss
-    value is right (issue 21: GHM-CWAP's margins before the first update,
-    C >= 8; proposed upstream fix: pytorch/pytorch#197039). Outside of
+    value is right (GHM-CWAP's margins before the first update, C >= 8;
+    proposed upstream fix: pytorch/pytorch#197039). Outside of
     compilation this returns ``x`` itself; while compiling it returns a
     copy made by an opaque custom op, which the partitioner never
     recomputes, so the backward sees the value of this forward. The copy
