@@ -67,8 +67,10 @@ def test_two_ranks_share_the_single_process_draw(tmp_path,
     single = draws(make())
     mp.start_processes(worker, args=(2, dist_init_method, str(tmp_path)),
                        nprocs=2, join=True,
-                       # fork: the ranks inherit the imported modules
-                       start_method='fork')
+                       # spawn, not fork: a process forked after torch's
+                       # thread pools started can deadlock in its first op
+                       # (it did in a full suite run)
+                       start_method='spawn')
     ranks = [torch.load(tmp_path / f'rank{r}.pth') for r in (0, 1)]
     n = len(single)
     for k in range(n):
