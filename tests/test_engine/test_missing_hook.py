@@ -109,6 +109,9 @@ def test_compiled_training_step_warns_once_without_recompiling(messages):
 def run(work_dir, hooks, **loss):
     cfg = runner_cfg(work_dir, epochs=1, model=model_cfg(**loss))
     cfg['custom_hooks'] = hooks
+    # Its own logger: two Runners started within one second would share
+    # MMEngine's logger instance (named by the timestamp) and its file.
+    cfg['experiment_name'] = f'{work_dir.parent.name}-{work_dir.name}'
     runner = Runner(**cfg)
     runner.train()
     (log, ) = glob.glob(f'{runner.log_dir}/*.log')
