@@ -206,6 +206,11 @@ def test_decode_head_loss_matches_cross_entropy_without_balancing():
 
 def _train_log(cfg):
     import glob
+    import os.path as osp
+
+    # Its own logger: two Runners started within one second would share
+    # MMEngine's logger instance (named by the timestamp) and its file.
+    cfg.experiment_name = '-'.join(cfg.work_dir.split(osp.sep)[-2:])
     runner = Runner.from_cfg(cfg)
     runner.train()
     (log, ) = glob.glob(f'{runner.log_dir}/*.log')
@@ -215,8 +220,7 @@ def _train_log(cfg):
 
 def test_deeplabv3_without_aura_hook_logs_the_entry_to_add(tmp_path):
     """A host config that lists the loss but not mmghm's AURAHook trains
-    with a warning naming the custom_hooks entry (issue 21); with the hook,
-    none."""
+    with a warning naming the custom_hooks entry; with the hook, none."""
     write_seg_data(tmp_path / 'data', 4)
     cfg = tiny_deeplab_cfg(tmp_path, interval=2, iters=2)
     cfg.custom_hooks = []
