@@ -379,15 +379,31 @@ _LEAF_TYPES = (type(None), bool, int, float, complex, str, bytes,
                torch.dtype, torch.device, torch.Size, np.generic)
 
 
+#: What torch's and Python's unpicklers raise on a damaged or crafted file
+#: (torch's own refusals, a cut opcode, a bent encoding name, wrong
+#: arguments to an allowed function); the loaders turn these into
+#: :class:`CheckpointRefusedError` naming the file.
+UNPICKLING_ERRORS = (pickle.UnpicklingError, RuntimeError, EOFError,
+                     ValueError, TypeError, KeyError, IndexError,
+                     AttributeError, OverflowError, UnicodeError,
+                     LookupError, AssertionError, struct.error)
+
+
+def covers_own_bytes(t: torch.Tensor) -> bool:
+    """Whether a strided tensor is no larger than its storage and has no
+    stride-0 dimension (an expanded view lets a few stored bytes stand for
+    any number of elements)."""
+    return t.numel() * t.element_size() <= t.untyped_storage().nbytes() \
+        and not any(s == 0 and n > 1 for s, n in zip(t.stride(), t.shape))
+
+
 def _check_tensor(t: torch.Tensor, where: str) -> None:
     if type(t) not in (torch.Tensor, torch.nn.Parameter) or \
             t.layout is not torch.strided or t.is_quantized:
         _refuse(f'{where}: a {type(t).__name__} with layout {t.layout} '
                 '(only plain dense tensors)')
-    nbytes = t.numel() * t.element_size()
-    storage = t.untyped_storage().nbytes()
-    if nbytes > storage or any(s == 0 and n > 1
-                               for s, n in zip(t.stride(), t.shape)):
+    if not covers_own_bytes(t):
+        storage = t.untyped_storage().nbytes()
         _refuse(f'{where}: a tensor of shape {tuple(t.shape)} and stride '
                 f'{t.stride()} over {storage} bytes of storage (an expanded '
                 'or overlapping view; tensors must cover their own bytes)')
@@ -549,11 +565,8 @@ def load_checkpoint_file(path: str, map_location: Any = 'cpu') -> Any:
                                 weights_only=True)
     except CheckpointRefusedError:
         raise
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError,
-            TypeError, KeyError, IndexError, AttributeError, OverflowError,
-            NotImplementedError, AssertionError, struct.error,
-            zipfile.BadZipFile,
-            zipfile.LargeZipFile, UnicodeError, LookupError, OSError) as e:
+    except UNPICKLING_ERRORS + (NotImplementedError, zipfile.BadZipFile,
+                                zipfile.LargeZipFile, OSError) as e:
         # torch's own refusals (globals never allowed) and a damaged file.
         raise CheckpointRefusedError(
             f'{path} is not a checkpoint mmghm can load: '

@@ -29,13 +29,13 @@ import codecs
 import collections
 import io
 import pickle
-import struct
 from typing import Any, Dict, List
 
 import numpy as np
 import torch
 
-from .checkpoint import CheckpointRefusedError
+from .checkpoint import (UNPICKLING_ERRORS, CheckpointRefusedError,
+                         covers_own_bytes)
 
 __all__ = ['load_predictions', 'prediction_arrays']
 
@@ -154,9 +154,7 @@ def _rebuild_tensor(storage: Any, *args: Any) -> torch.Tensor:
     if type(storage) is not torch.TypedStorage:
         _refuse(f'a tensor over a {type(storage).__name__}')
     tensor = torch._utils._rebuild_tensor_v2(storage, *args)
-    if tensor.numel() * tensor.element_size() > tensor.untyped_storage(
-    ).nbytes() or any(
-            s == 0 and n > 1 for s, n in zip(tensor.stride(), tensor.shape)):
+    if not covers_own_bytes(tensor):
         _refuse(f'an expanded tensor of shape {tuple(tensor.shape)} over '
                 f'{tensor.untyped_storage().nbytes()} bytes')
     return tensor
@@ -211,10 +209,7 @@ def load_predictions(path: str) -> List[Dict[str, Any]]:
             data = _PredictionsUnpickler(f).load()
         except CheckpointRefusedError:
             raise
-        except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError,
-                TypeError, KeyError, IndexError, AttributeError,
-                OverflowError, UnicodeError, LookupError, MemoryError,
-                AssertionError, struct.error) as e:
+        except UNPICKLING_ERRORS + (MemoryError, ) as e:
             # A damaged pickle (or a call with the wrong arguments).
             _refuse(f'{path} is not a pickle mmghm can read: '
                     f'{type(e).__name__}: {e}')
