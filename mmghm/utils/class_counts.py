@@ -4,13 +4,22 @@
   through MMEngine's dataset wrappers);
 - :func:`to_class_counts` validates counts handed to a loss or a metric;
 - :func:`broadcast_from_main` computes something on rank 0 only and gives it
-  to every rank (so all ranks hold identical counts under DDP).
+  to every rank (so all ranks hold identical counts under DDP);
+- :class:`ClassCountsMixin` keeps the counts of a loss or a head (an
+  ``nn.Module``) in a buffer, so they are saved in checkpoints.
 
 :class:`mmghm.engine.hooks.ClassCountsHook` reads the counts once before
 training with these and pushes them into every loss and metric that has
 ``set_class_counts``; :class:`mmghm.engine.hooks.GradHistVisHook` uses them to
 pick head and tail classes. Nothing here depends on models or metrics, so
 both can import it.
+
+Losses and heads that depend on per-class training counts (class-balanced,
+effective number, equalization, LDAM, balanced softmax, logit-adjusted
+head, ...) inherit :class:`ClassCountsMixin`. The counts either come from
+the ``class_counts`` argument or are pushed in before training by
+``ClassCountsHook``, which calls :meth:`ClassCountsMixin.set_class_counts`
+on every module that has it.
 """
 from typing import Callable, List, Optional, Sequence, Union
 
@@ -23,7 +32,7 @@ from torch import Tensor
 
 __all__ = [
     'CountsLike', 'to_class_counts', 'dataset_class_counts',
-    'broadcast_from_main'
+    'broadcast_from_main', 'ClassCountsMixin'
 ]
 
 CountsLike = Union[Sequence[int], Tensor, np.ndarray]
@@ -163,3 +172,57 @@ def broadcast_from_main(fn: Callable[[], object]) -> object:
             raise err
         raise RuntimeError(f'rank 0 failed: {box[1]}')
     return box[0]
+
+
+class ClassCountsMixin:
+    """Per-class training counts for a loss module (an ``nn.Module``).
+
+    Subclasses call :meth:`_init_class_counts` in ``__init__``, implement
+    :meth:`_on_class_counts` to recompute whatever they derive from the
+    counts (weights, margins) and call :meth:`_require_counts` where they
+    need them. Until counts are known, :attr:`has_counts` is False and
+    :meth:`_require_counts` raises a clear error. Whether they are known is
+    also kept on the host, so the forward never reads the ``_counts_set``
+    buffer back from the device.
+    """
+
+    def _init_class_counts(self, num_classes: int,
+                           class_counts: Optional[CountsLike]) -> None:
+        self.num_classes = num_classes
+        self.register_buffer('class_counts',
+                             torch.zeros(num_classes, dtype=torch.float32))
+        self.register_buffer('_counts_set',
+                             torch.zeros((), dtype=torch.bool))
+        self._counts_known = False
+        if class_counts is not None:
+            self.set_class_counts(class_counts)
+
+    @property
+    def has_counts(self) -> bool:
+        """Whether the class counts are known."""
+        return self._counts_known
+
+    def set_class_counts(self, counts: CountsLike) -> None:
+        """Set the per-class training counts (e.g. from the train set)."""
+        t = to_class_counts(counts, self.num_classes)
+        self.class_counts.copy_(t.to(self.class_counts))
+        self._counts_set.fill_(True)
+        self._on_class_counts(t)
+        self._counts_known = True
+
+    def _on_class_counts(self, counts: Tensor) -> None:
+        """Recompute derived quantities from float64 counts (override)."""
+
+    def _require_counts(self) -> None:
+        """Raise unless the class counts are known (a host-side check)."""
+        if not self._counts_known:
+            raise RuntimeError(
+                f'{type(self).__name__} needs the per-class training counts: '
+                'pass class_counts=[...] or add '
+                "dict(type='mmghm.ClassCountsHook') to custom_hooks.")
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        self._counts_known = bool(self._counts_set)
+        if self._counts_known:
+            self._on_class_counts(self.class_counts.to(torch.float64))

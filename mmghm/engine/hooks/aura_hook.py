@@ -9,6 +9,7 @@ from mmengine.runner import Runner
 
 from mmghm.models.losses.ghm_cwap_loss import GHMCWAPLoss
 from mmghm.registry import HOOKS
+from mmghm.utils.checks import check_int
 
 __all__ = ['AURAHook', 'find_ghm_cwap_losses']
 
@@ -66,12 +67,8 @@ class AURAHook(Hook):
     priority = 'NORMAL'
 
     def __init__(self, by_epoch: bool = True, interval: int = 1) -> None:
-        if not isinstance(interval, int) or isinstance(interval, bool) \
-                or interval < 1:
-            raise ValueError(
-                f'interval must be an int >= 1, but got {interval!r}.')
         self.by_epoch = bool(by_epoch)
-        self.interval = interval
+        self.interval = check_int('interval', interval, 1)
         self._losses: Optional[Dict[str, GHMCWAPLoss]] = None
         # {name: (world, C, N)} gathered for a checkpoint of this point of
         # training; per-rank densities read from a loaded checkpoint.

@@ -8,6 +8,7 @@ from mmengine.model.weight_init import initialize
 from torch import nn
 
 from mmghm.registry import HOOKS
+from mmghm.utils.checks import check_bool
 
 __all__ = ['FreezeRepresentationHook']
 
@@ -55,11 +56,9 @@ class FreezeRepresentationHook(Hook):
                              'non-empty list of attribute names of the '
                              f"model, e.g. ('backbone', 'neck'); got "
                              f'{modules!r}.')
-        if not isinstance(reinit_head, bool):
-            raise ValueError('FreezeRepresentationHook: reinit_head must be '
-                             f'True or False, got {reinit_head!r}.')
+        self.reinit_head = check_bool('FreezeRepresentationHook: '
+                                      'reinit_head', reinit_head)
         self.modules = tuple(modules)
-        self.reinit_head = reinit_head
         self.require_checkpoint = bool(require_checkpoint)
         self._frozen: Dict[str, nn.Module] = {}
 

@@ -10,6 +10,7 @@ from mmengine.hooks import CheckpointHook, Hook
 from mmengine.runner import Runner
 
 from mmghm.registry import HOOKS
+from mmghm.utils.checks import check_bool
 from mmghm.utils.files import atomic_json_dump
 from mmghm.utils.provenance import code_commit, device_description
 
@@ -51,9 +52,7 @@ class RunSummaryHook(Hook):
     priority = 'LOWEST'  # after CheckpointHook wrote the last checkpoint
 
     def __init__(self, draw: bool = True) -> None:
-        if not isinstance(draw, bool):
-            raise ValueError(f'draw must be a bool, got {draw!r}.')
-        self.draw = draw
+        self.draw = check_bool('draw', draw)
         self._start: Optional[float] = None
         self._metrics: Dict[str, float] = {}
         self._metrics_at: Optional[str] = None

@@ -16,9 +16,10 @@ import torch
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger
 
+from mmghm.registry import METRICS
+from mmghm.utils.checks import check_int
 from mmghm.utils.class_counts import to_class_counts
 from mmghm.utils.files import atomic_json_dump
-from mmghm.registry import METRICS
 
 MODES = ('threshold', 'four', 'quantile')
 #: Decoupling convention (Kang et al., ICLR 2020): Many > 100 training
@@ -121,10 +122,7 @@ class GroupAccuracy(BaseMetric):
             if thresholds is not None:
                 raise ValueError("thresholds apply to mode 'threshold' or "
                                  "'four', not 'quantile' (use num_groups).")
-            if isinstance(num_groups, bool) or not isinstance(
-                    num_groups, int) or num_groups < 1:
-                raise ValueError(
-                    f'num_groups must be an int >= 1, but got {num_groups!r}.')
+            num_groups = check_int('num_groups', num_groups, 1)
         else:
             if thresholds is None:
                 thresholds = FOUR_GROUP_THRESHOLDS if mode == 'four' \

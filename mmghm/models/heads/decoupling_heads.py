@@ -21,8 +21,7 @@ from mmpretrain.models.heads import LinearClsHead
 from torch import Tensor
 
 from mmghm.registry import MODELS
-
-from ..losses.utils import check_number
+from mmghm.utils.checks import check_bool, check_number
 
 __all__ = ['LWSLinearClsHead', 'TauNormLinearClsHead', 'tau_normalized']
 
@@ -103,10 +102,7 @@ class TauNormLinearClsHead(LinearClsHead):
         super().__init__(num_classes=num_classes, in_channels=in_channels,
                          **kwargs)
         self.tau = check_number('tau', tau, low=0.0)
-        if not isinstance(keep_bias, bool):
-            raise ValueError(f'keep_bias must be True or False, but got '
-                             f'{keep_bias!r}.')
-        self.keep_bias = keep_bias
+        self.keep_bias = check_bool('keep_bias', keep_bias)
 
     def normalized_logits(self, feats: Tuple[Tensor],
                           tau: Optional[float] = None) -> Tensor:

@@ -6,8 +6,8 @@ from mmpretrain.models.heads import LinearClsHead
 from torch import Tensor
 
 from mmghm.registry import MODELS
-
-from ..losses.utils import ClassCountsMixin, CountsLike, check_number
+from mmghm.utils.checks import check_number
+from mmghm.utils.class_counts import ClassCountsMixin, CountsLike
 
 __all__ = ['LogitAdjustedLinearClsHead']
 

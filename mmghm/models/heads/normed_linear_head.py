@@ -8,6 +8,7 @@ from mmpretrain.models.heads import ClsHead
 from torch import Tensor
 
 from mmghm.registry import MODELS
+from mmghm.utils.checks import check_int
 
 __all__ = ['NormedLinearClsHead']
 
@@ -49,12 +50,8 @@ class NormedLinearClsHead(ClsHead):
                  init_cfg: Optional[dict] = None,
                  **kwargs) -> None:
         super().__init__(loss=loss, init_cfg=init_cfg, **kwargs)
-        for name, value in (('num_classes', num_classes),
-                            ('in_channels', in_channels)):
-            if isinstance(value, bool) or not isinstance(value, int) or \
-                    value <= 0:
-                raise ValueError(
-                    f'{name} must be a positive int, but got {value!r}.')
+        num_classes = check_int('num_classes', num_classes, 1)
+        in_channels = check_int('in_channels', in_channels, 1)
         if not (isinstance(scale, (int, float)) and scale > 0):
             raise ValueError(f'scale must be a number > 0, got {scale!r}.')
         self.num_classes = num_classes

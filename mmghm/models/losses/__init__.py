@@ -1,27 +1,20 @@
+# GHM-CWAP (functional core and module), and the baselines of the paper's
+# Tables 1-2 (+ LDAM-DRW, Balanced Softmax).
 from . import ghm_cwap_functional
+from .balanced_softmax_loss import BalancedSoftmaxLoss
+from .base import BaseClsLoss
+from .class_balanced_loss import (ClassBalancedLoss, EffectiveNumberLoss,
+                                  effective_number_weights,
+                                  inverse_frequency_weights)
+from .dist_seesaw_loss import DistSeesawLoss, seesaw_log_factors
+from .equalization_loss import EqualizationLoss
 from .ghm_cwap_loss import AURAUpdate, GHMCWAPBatch, GHMCWAPLoss
-from .utils import ClassCountsMixin
+from .ghmc_loss import GHMCLoss
+from .ldam_loss import LDAMLoss, ldam_margins
+from .softmax_focal_loss import SoftmaxFocalLoss, softmax_focal_loss
 
 __all__ = [
     'GHMCWAPLoss', 'GHMCWAPBatch', 'AURAUpdate', 'ghm_cwap_functional',
-    'ClassCountsMixin'
-]
-
-# Baselines of the paper's Tables 1-2 (+ LDAM-DRW, Balanced Softmax).
-from .balanced_softmax_loss import BalancedSoftmaxLoss  # noqa: E402
-from .base import BaseClsLoss  # noqa: E402
-from .class_balanced_loss import (ClassBalancedLoss,  # noqa: E402
-                                  EffectiveNumberLoss,
-                                  effective_number_weights,
-                                  inverse_frequency_weights)
-from .dist_seesaw_loss import DistSeesawLoss, seesaw_log_factors  # noqa: E402
-from .equalization_loss import EqualizationLoss  # noqa: E402
-from .ghmc_loss import GHMCLoss  # noqa: E402
-from .ldam_loss import LDAMLoss, ldam_margins  # noqa: E402
-from .softmax_focal_loss import (SoftmaxFocalLoss,  # noqa: E402
-                                 softmax_focal_loss)
-
-__all__ += [
     'BaseClsLoss', 'ClassBalancedLoss', 'EffectiveNumberLoss',
     'effective_number_weights', 'inverse_frequency_weights',
     'BalancedSoftmaxLoss', 'DistSeesawLoss', 'seesaw_log_factors',

@@ -14,9 +14,9 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from mmghm.registry import MODELS
+from mmghm.utils.checks import check_int, check_number
+from mmghm.utils.class_counts import ClassCountsMixin, CountsLike
 from .base import BaseClsLoss
-from .utils import (ClassCountsMixin, CountsLike, check_non_negative,
-                    check_positive_int)
 
 __all__ = ['BalancedSoftmaxLoss']
 
@@ -58,8 +58,8 @@ class BalancedSoftmaxLoss(ClassCountsMixin, BaseClsLoss):
         super().__init__(
             reduction=reduction, loss_weight=loss_weight,
             ignore_index=ignore_index, loss_name=loss_name)
-        check_positive_int('num_classes', num_classes, 2)
-        self.tau = check_non_negative('tau', tau)
+        check_int('num_classes', num_classes, 2)
+        self.tau = check_number('tau', tau, low=0.0)
         self.register_buffer(
             'log_prior', torch.zeros(num_classes, dtype=torch.float64),
             persistent=False)

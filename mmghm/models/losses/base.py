@@ -39,7 +39,8 @@ from mmengine.logging import print_log
 from mmpretrain.models.losses.utils import weight_reduce_loss
 from torch import Tensor
 
-from .utils import check_cls_inputs, check_int, check_number, check_reduction
+from mmghm.utils.checks import check_int, check_number
+from .utils import check_cls_inputs, check_reduction
 
 __all__ = ['BaseClsLoss']
 

@@ -20,9 +20,9 @@ from mmpretrain.models.losses.cross_entropy_loss import soft_cross_entropy
 from torch import Tensor
 
 from mmghm.registry import MODELS
+from mmghm.utils.checks import check_int, check_number
+from mmghm.utils.class_counts import ClassCountsMixin, CountsLike
 from .base import BaseClsLoss
-from .utils import (ClassCountsMixin, CountsLike, check_non_negative,
-                    check_number, check_positive_int)
 
 __all__ = [
     'ClassBalancedLoss', 'EffectiveNumberLoss', 'inverse_frequency_weights',
@@ -84,7 +84,7 @@ class _ClassWeightedLoss(ClassCountsMixin, BaseClsLoss):
     def __init__(self, num_classes: int, class_counts: Optional[CountsLike],
                  **kwargs) -> None:
         super().__init__(**kwargs)
-        check_positive_int('num_classes', num_classes, 2)
+        check_int('num_classes', num_classes, 2)
         # Derived from the counts (not saved; recomputed on load).
         self.register_buffer(
             'class_weight', torch.ones(num_classes, dtype=torch.float64),
@@ -206,7 +206,7 @@ class EffectiveNumberLoss(_ClassWeightedLoss):
                              f"'focal', but got {loss_type!r}.")
         self.beta = beta
         self.loss_type = loss_type
-        self.gamma = check_non_negative('gamma', gamma)
+        self.gamma = check_number('gamma', gamma, low=0.0)
         super().__init__(
             num_classes, class_counts, reduction=reduction,
             loss_weight=loss_weight, ignore_index=ignore_index,

@@ -31,9 +31,9 @@ from mmengine import dist
 from torch import Tensor
 
 from mmghm.registry import MODELS
+from mmghm.utils.checks import check_bool, check_int, check_number
 from .base import BaseClsLoss
-from .utils import (check_non_negative, check_number, check_positive_int,
-                    keep_for_backward)
+from .utils import keep_for_backward
 
 __all__ = ['DistSeesawLoss', 'seesaw_log_factors']
 
@@ -119,14 +119,11 @@ class DistSeesawLoss(BaseClsLoss):
         super().__init__(
             reduction=reduction, loss_weight=loss_weight,
             ignore_index=ignore_index, loss_name=loss_name)
-        self.num_classes = check_positive_int('num_classes', num_classes, 2)
-        self.p = check_non_negative('p', p)
-        self.q = check_non_negative('q', q)
+        self.num_classes = check_int('num_classes', num_classes, 2)
+        self.p = check_number('p', p, low=0.0)
+        self.q = check_number('q', q, low=0.0)
         self.eps = check_number('eps', eps, low=0.0, high=1.0, low_open=True)
-        if not isinstance(sync_counts, bool):
-            raise ValueError(
-                f'sync_counts must be a bool, but got {sync_counts!r}.')
-        self.sync_counts = sync_counts
+        self.sync_counts = check_bool('sync_counts', sync_counts)
         self.register_buffer('cum_samples',
                              torch.zeros(num_classes, dtype=torch.float64))
 

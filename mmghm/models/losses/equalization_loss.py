@@ -22,9 +22,9 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from mmghm.registry import MODELS
+from mmghm.utils.checks import check_int, check_number
+from mmghm.utils.class_counts import ClassCountsMixin, CountsLike
 from .base import BaseClsLoss
-from .utils import (ClassCountsMixin, CountsLike, check_number,
-                    check_positive_int)
 
 __all__ = ['EqualizationLoss']
 
@@ -73,7 +73,7 @@ class EqualizationLoss(ClassCountsMixin, BaseClsLoss):
         super().__init__(
             reduction=reduction, loss_weight=loss_weight,
             ignore_index=ignore_index, loss_name=loss_name)
-        check_positive_int('num_classes', num_classes, 2)
+        check_int('num_classes', num_classes, 2)
         # lambda_ is a class frequency, gamma a probability.
         self.lambda_ = check_number('lambda_', lambda_, low=0.0, high=1.0)
         self.gamma = check_number('gamma', gamma, low=0.0, high=1.0)

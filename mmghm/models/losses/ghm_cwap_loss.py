@@ -38,9 +38,10 @@ from torch import Tensor
 from torch.utils.hooks import RemovableHandle
 
 from mmghm.registry import MODELS
+from mmghm.utils.checks import check_bool, check_int, check_number
 from . import ghm_cwap_functional as F
 from .base import BaseClsLoss
-from .utils import check_bool, check_int, check_number, keep_for_backward
+from .utils import keep_for_backward
 
 __all__ = ['GHMCWAPLoss', 'GHMCWAPBatch', 'AURAUpdate']
 
@@ -331,8 +332,7 @@ class GHMCWAPLoss(BaseClsLoss):
         """Tell the loss the 0-based training epoch (``LossEpochHook``
         does, before every epoch): weights and margins are on from
         ``start_epoch``."""
-        if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
-            raise ValueError(f'epoch must be an int >= 0, got {epoch!r}.')
+        epoch = check_int('epoch', epoch, 0)
         self._started = epoch >= self.start_epoch
         if 'mmghm.LossEpochHook' not in self.claimed_by:
             self.claim('mmghm.LossEpochHook')  # whoever calls it drives it

@@ -22,8 +22,9 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from mmghm.registry import MODELS
+from mmghm.utils.checks import check_int, check_number
 from .base import BaseClsLoss
-from .utils import check_number, check_positive_int, keep_for_backward
+from .utils import keep_for_backward
 
 __all__ = ['GHMCLoss']
 
@@ -94,11 +95,11 @@ class GHMCLoss(BaseClsLoss):
         super().__init__(
             reduction=reduction, loss_weight=loss_weight,
             ignore_index=ignore_index, loss_name=loss_name)
-        self.bins = check_positive_int('bins', bins, 1)
+        self.bins = check_int('bins', bins, 1)
         self.momentum = check_number('momentum', momentum, low=0.0,
                                      high=1.0, high_open=True)
         if num_classes is not None:
-            check_positive_int('num_classes', num_classes, 1)
+            check_int('num_classes', num_classes, 1)
         self.num_classes = num_classes
         self.register_buffer('acc_sum', torch.zeros(bins))
 

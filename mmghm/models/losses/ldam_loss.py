@@ -23,10 +23,10 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from mmghm.registry import MODELS
+from mmghm.utils.checks import check_bool, check_int, check_number
+from mmghm.utils.class_counts import ClassCountsMixin, CountsLike
 from .base import BaseClsLoss
 from .class_balanced_loss import effective_number_weights
-from .utils import (ClassCountsMixin, CountsLike, check_bool, check_number,
-                    check_positive_int)
 
 __all__ = ['LDAMLoss', 'ldam_margins']
 
@@ -98,11 +98,11 @@ class LDAMLoss(ClassCountsMixin, BaseClsLoss):
         super().__init__(
             reduction=reduction, loss_weight=loss_weight,
             ignore_index=ignore_index, loss_name=loss_name)
-        check_positive_int('num_classes', num_classes, 2)
+        check_int('num_classes', num_classes, 2)
         self.max_m = check_number('max_m', max_m, low=0.0, low_open=True)
         self.s = check_number('s', s, low=0.0, low_open=True)
         if drw_start_epoch is not None:
-            check_positive_int('drw_start_epoch', drw_start_epoch, 0)
+            check_int('drw_start_epoch', drw_start_epoch, 0)
         self.drw_start_epoch = drw_start_epoch
         self.drw_beta = check_number('drw_beta', drw_beta, low=0.0, high=1.0,
                                      high_open=True)
@@ -135,8 +135,7 @@ class LDAMLoss(ClassCountsMixin, BaseClsLoss):
 
     def set_epoch(self, epoch: int) -> None:
         """Tell the loss the current 0-based training epoch (DRW switch)."""
-        if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
-            raise ValueError(f'epoch must be an int >= 0, got {epoch!r}.')
+        epoch = check_int('epoch', epoch, 0)
         self.epoch.fill_(epoch)
         self._epoch = epoch  # host copy: no device sync in forward
         if 'mmghm.LossEpochHook' not in self.claimed_by:

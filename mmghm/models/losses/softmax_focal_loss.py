@@ -13,8 +13,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from mmghm.registry import MODELS
+from mmghm.utils.checks import check_int, check_number
 from .base import BaseClsLoss
-from .utils import check_non_negative, check_positive_int
 
 __all__ = ['SoftmaxFocalLoss', 'softmax_focal_loss']
 
@@ -83,9 +83,9 @@ class SoftmaxFocalLoss(BaseClsLoss):
         super().__init__(
             reduction=reduction, loss_weight=loss_weight,
             ignore_index=ignore_index, loss_name=loss_name)
-        self.gamma = check_non_negative('gamma', gamma)
+        self.gamma = check_number('gamma', gamma, low=0.0)
         if num_classes is not None:
-            check_positive_int('num_classes', num_classes, 2)
+            check_int('num_classes', num_classes, 2)
         self.num_classes = num_classes
         self.alpha_scalar: Optional[float] = None
         alpha_vec = None

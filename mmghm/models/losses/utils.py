@@ -1,12 +1,9 @@
-"""Helpers shared by mmghm's losses: argument checks and class statistics.
+"""Helpers shared by mmghm's losses: input checks and compile pins.
 
-Losses that depend on per-class training counts (class-balanced, effective
-number, equalization, LDAM, balanced softmax, ...) inherit
-:class:`ClassCountsMixin`. The counts either come from the ``class_counts``
-argument or are pushed in before training by
-:class:`mmghm.engine.hooks.ClassCountsHook`, which calls
-:meth:`ClassCountsMixin.set_class_counts` on every module that has it. The
-counts live in a buffer, so they are saved in checkpoints.
+General argument checks (:func:`~mmghm.utils.checks.check_number`, ...)
+live in :mod:`mmghm.utils.checks`, the per-class counts of count-based
+losses (:class:`~mmghm.utils.class_counts.ClassCountsMixin`) in
+:mod:`mmghm.utils.class_counts`.
 
 Label values and the host: a per-batch check that every label lies in
 ``[0, C)`` needs the values on the host. :func:`check_cls_inputs` does it
@@ -17,91 +14,15 @@ by ``ClassCountsHook`` before training, and a stray label in a batch still
 stops training through the device-side bounds checks of the indexing
 kernels (``gather``, ``cross_entropy``), as with PyTorch's own losses.
 """
-import math
-import numbers
 from typing import Optional
 
 import torch
 from torch import Tensor
 
-from mmghm.utils.class_counts import CountsLike, to_class_counts
-
 __all__ = [
-    'check_number', 'check_int', 'check_positive_int', 'check_non_negative',
-    'check_bool', 'check_reduction', 'check_cls_inputs', 'check_label_range',
-    'ClassCountsMixin', 'CountsLike', 'to_class_counts', 'keep_for_backward'
+    'check_reduction', 'check_cls_inputs', 'check_label_range',
+    'keep_for_backward'
 ]
-
-
-def _interval(low, high, low_open, high_open) -> str:
-    if low is None and high is None:
-        return ''
-    if high is None:
-        return f' {">" if low_open else ">="} {low:g}'
-    if low is None:
-        return f' {"<" if high_open else "<="} {high:g}'
-    return (f' in {"(" if low_open else "["}{low:g}, '
-            f'{high:g}{")" if high_open else "]"}')
-
-
-def check_number(name: str,
-                 value,
-                 low: Optional[float] = None,
-                 high: Optional[float] = None,
-                 low_open: bool = False,
-                 high_open: bool = False) -> float:
-    """Return ``float(value)`` if it is a finite real number in range.
-
-    Accepts Python and NumPy ints and floats, not bools, strings, tensors,
-    NaN or infinities.
-
-    Args:
-        name: The argument's name, for the error message.
-        value: The value given.
-        low, high: Bounds (None: unbounded).
-        low_open, high_open: Exclude the bound itself.
-
-    Raises:
-        ValueError: Naming the argument, what was given and what is allowed.
-    """
-    allowed = 'a finite number' + _interval(low, high, low_open, high_open)
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f'{name} must be {allowed}, but got {value!r} '
-                         f'({type(value).__name__}).')
-    fval = float(value)
-    if (not math.isfinite(fval)
-            or (low is not None and (fval <= low if low_open else fval < low))
-            or (high is not None
-                and (fval >= high if high_open else fval > high))):
-        raise ValueError(f'{name} must be {allowed}, but got {value!r}.')
-    return fval
-
-
-def check_int(name: str, value, minimum: Optional[int] = None) -> int:
-    """Return ``int(value)`` if it is an integer (not a bool) >= minimum."""
-    allowed = 'an int' + ('' if minimum is None else f' >= {minimum}')
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) \
-            or (minimum is not None and value < minimum):
-        raise ValueError(f'{name} must be {allowed}, but got {value!r} '
-                         f'({type(value).__name__}).')
-    return int(value)
-
-
-def check_positive_int(name: str, value, minimum: int = 1) -> int:
-    """Return ``value`` if it is an int >= ``minimum``, else raise."""
-    return check_int(name, value, minimum)
-
-
-def check_non_negative(name: str, value) -> float:
-    """Return ``float(value)`` if it is a finite number >= 0, else raise."""
-    return check_number(name, value, low=0.0)
-
-
-def check_bool(name: str, value) -> bool:
-    """Return ``value`` if it is a bool, else raise."""
-    if not isinstance(value, bool):
-        raise ValueError(f'{name} must be a bool, but got {value!r}.')
-    return value
 
 
 def check_reduction(reduction: str) -> str:
@@ -110,60 +31,6 @@ def check_reduction(reduction: str) -> str:
         raise ValueError("reduction must be one of 'none', 'mean', 'sum', "
                          f'but got {reduction!r}.')
     return reduction
-
-
-class ClassCountsMixin:
-    """Per-class training counts for a loss module (an ``nn.Module``).
-
-    Subclasses call :meth:`_init_class_counts` in ``__init__``, implement
-    :meth:`_on_class_counts` to recompute whatever they derive from the
-    counts (weights, margins) and call :meth:`_require_counts` where they
-    need them. Until counts are known, :attr:`has_counts` is False and
-    :meth:`_require_counts` raises a clear error. Whether they are known is
-    also kept on the host, so the forward never reads the ``_counts_set``
-    buffer back from the device.
-    """
-
-    def _init_class_counts(self, num_classes: int,
-                           class_counts: Optional[CountsLike]) -> None:
-        self.num_classes = num_classes
-        self.register_buffer('class_counts',
-                             torch.zeros(num_classes, dtype=torch.float32))
-        self.register_buffer('_counts_set',
-                             torch.zeros((), dtype=torch.bool))
-        self._counts_known = False
-        if class_counts is not None:
-            self.set_class_counts(class_counts)
-
-    @property
-    def has_counts(self) -> bool:
-        """Whether the class counts are known."""
-        return self._counts_known
-
-    def set_class_counts(self, counts: CountsLike) -> None:
-        """Set the per-class training counts (e.g. from the train set)."""
-        t = to_class_counts(counts, self.num_classes)
-        self.class_counts.copy_(t.to(self.class_counts))
-        self._counts_set.fill_(True)
-        self._on_class_counts(t)
-        self._counts_known = True
-
-    def _on_class_counts(self, counts: Tensor) -> None:
-        """Recompute derived quantities from float64 counts (override)."""
-
-    def _require_counts(self) -> None:
-        """Raise unless the class counts are known (a host-side check)."""
-        if not self._counts_known:
-            raise RuntimeError(
-                f'{type(self).__name__} needs the per-class training counts: '
-                'pass class_counts=[...] or add '
-                "dict(type='mmghm.ClassCountsHook') to custom_hooks.")
-
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
-        self._counts_known = bool(self._counts_set)
-        if self._counts_known:
-            self._on_class_counts(self.class_counts.to(torch.float64))
 
 
 def _is_compiling() -> bool:
