@@ -1,7 +1,4 @@
-"""Data helpers: CIFAR-10 as JPEG files.
-
-:func:`dataset_class_counts` (per-class counts of a training set) lives in
-:mod:`mmghm.utils.class_counts` and is re-exported here for old imports.
+"""Data helpers: CIFAR-10 as JPEG files, and annotation paths checked.
 
 :func:`find_cifar10_jpeg` / :func:`prepare_cifar10_jpeg` locate and unpack a
 ``cifar10-jpeg.zip`` (CIFAR-10 as ``train/<class>/NNNN.jpg`` and
@@ -19,8 +16,6 @@ import tempfile
 import zipfile
 from pathlib import Path
 from typing import Optional, Union
-
-from mmghm.utils.class_counts import dataset_class_counts  # noqa: F401
 
 #: The splits a CIFAR-10 JPEG zip must hold, as ``<split>/<class>/*.jpg``.
 CIFAR10_SPLITS = ('train', 'test')

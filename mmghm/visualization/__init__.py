@@ -1,9 +1,8 @@
-__all__ = []
-from .grad_hist import (GradHistState, draw_class_histograms,  # noqa: E402
-                        draw_fig2, fig2_data, figure_to_rgb, load_grad_hist,
-                        rebin, state_from_checkpoint)
+from .grad_hist import (GradHistState, draw_class_histograms, draw_fig2,
+                        fig2_data, figure_to_rgb, load_grad_hist, rebin,
+                        state_from_checkpoint)
 
-__all__ += [
+__all__ = [
     'GradHistState', 'draw_class_histograms', 'draw_fig2', 'fig2_data',
     'figure_to_rgb', 'load_grad_hist', 'rebin', 'state_from_checkpoint'
 ]

@@ -8,7 +8,7 @@ from mmengine.dataset import ClassBalancedDataset, RepeatDataset
 from mmpretrain.datasets import BaseDataset, CustomDataset
 
 from mmghm.datasets import LongTailedDataset, long_tailed_counts
-from mmghm.datasets.utils import dataset_class_counts
+from mmghm.utils.class_counts import dataset_class_counts
 
 CIFAR10_CLASSES = ('airplane', 'automobile', 'bird', 'cat', 'deer', 'dog',
                    'frog', 'horse', 'ship', 'truck')

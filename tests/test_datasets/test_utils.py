@@ -8,8 +8,8 @@ from mmengine.dataset import (ClassBalancedDataset, ConcatDataset,
 from mmpretrain.datasets import BaseDataset
 
 from mmghm.datasets import LongTailedDataset
-from mmghm.datasets.utils import (dataset_class_counts, find_cifar10_jpeg,
-                                  prepare_cifar10_jpeg)
+from mmghm.datasets.utils import find_cifar10_jpeg, prepare_cifar10_jpeg
+from mmghm.utils.class_counts import dataset_class_counts
 
 
 class Labels(BaseDataset):

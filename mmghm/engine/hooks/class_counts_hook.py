@@ -59,7 +59,7 @@ class ClassCountsHook(Hook):
     """Give class-count losses and group metrics the training set's counts.
 
     Before training it reads the per-class counts of the distinct training
-    images (:func:`mmghm.datasets.dataset_class_counts`:
+    images (:func:`mmghm.utils.dataset_class_counts`:
     ``metainfo['class_counts']``, else the labels, looking through
     ``RepeatDataset``, ``ClassBalancedDataset`` and ``ConcatDataset``) and
     calls ``set_class_counts(counts)`` on

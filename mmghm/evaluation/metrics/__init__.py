@@ -1,4 +1,3 @@
-__all__ = []
-from .group_accuracy import GroupAccuracy  # noqa: F401
+from .group_accuracy import GroupAccuracy
 
-__all__ += ['GroupAccuracy']
+__all__ = ['GroupAccuracy']

@@ -1,9 +1,8 @@
-__all__ = []
-from .logit_adjusted_head import LogitAdjustedLinearClsHead  # noqa: E402
-from .normed_linear_head import NormedLinearClsHead  # noqa: E402
+from .decoupling_heads import LWSLinearClsHead, TauNormLinearClsHead
+from .logit_adjusted_head import LogitAdjustedLinearClsHead
+from .normed_linear_head import NormedLinearClsHead
 
-__all__ += ['LogitAdjustedLinearClsHead', 'NormedLinearClsHead']
-from .decoupling_heads import (LWSLinearClsHead,  # noqa: E402
-                               TauNormLinearClsHead)
-
-__all__ += ['LWSLinearClsHead', 'TauNormLinearClsHead']
+__all__ = [
+    'LogitAdjustedLinearClsHead', 'NormedLinearClsHead', 'LWSLinearClsHead',
+    'TauNormLinearClsHead'
+]
