@@ -559,6 +559,9 @@ def load_checkpoint_file(path: str, map_location: Any = 'cpu') -> Any:
     path = os.path.expanduser(str(path))
     if not os.path.isfile(path):
         raise FileNotFoundError(f'{path} can not be found.')
+    # The allow-list is registered here too (idempotent), so that a reader
+    # needs no side effect of importing the package root for it.
+    register_checkpoint_safe_globals()
     try:
         check_checkpoint_container(path)
         checkpoint = torch.load(path, map_location=map_location,

@@ -30,12 +30,22 @@ config sets, which is how its own configs are read.
 import os.path as osp
 from typing import Callable
 
+__all__ = ['package_dir', 'repo_root', 'register_config_package']
+
 PACKAGE = 'mmghm'
 
 
 def package_dir() -> str:
     """The folder of the imported mmghm package (holding ``.mim/``)."""
     return osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+def repo_root() -> str:
+    """The folder that holds the imported mmghm package: the repository
+    root of a checkout (editable install, or ``PYTHONPATH`` at it), where
+    ``configs/``, ``tools/`` and ``results/`` are; ``site-packages`` for a
+    regular install. The one place the tools find the repository."""
+    return osp.dirname(package_dir())
 
 
 def _wrap(original: Callable[[str], str]) -> Callable[[str], str]:

@@ -5,12 +5,13 @@ end-of-training summary, result-file export, the reproduction harness and
 the benchmarks), so their files say the same thing the same way.
 """
 import os
-import os.path as osp
 import platform
 import subprocess
 from typing import Optional
 
 import torch
+
+from .package_path import package_dir
 
 __all__ = ['code_commit', 'device_description']
 
@@ -24,8 +25,7 @@ def code_commit(root: Optional[str] = None) -> Optional[str]:
     mmghm), with ``-dirty`` when tracked files differ from it; else
     ``$MMGHM_COMMIT``; else None (a regular install)."""
     if root is None:
-        import mmghm
-        root = osp.dirname(osp.abspath(mmghm.__file__))
+        root = package_dir()
     try:
         sha = subprocess.run(['git', '-C', root, 'rev-parse', 'HEAD'],
                              capture_output=True, text=True, timeout=10)

@@ -31,15 +31,16 @@ Usage: python tools/analysis/benchmark_dense_loss.py [--device cpu|cuda]
            [--segmentor [--crop 256 512 --batch 2]] [--out FILE | --no-save]
 """
 import argparse
+import os.path as osp
 import statistics
 import time
 from typing import Callable, Tuple
 
 import torch
 import torch.nn.functional as F
-from benchmark_utils import (Timer, add_device_args, markdown_table,
-                             reexec_with_reused_memory,
-                             save_result, setup_device, synchronize)
+from benchmark_utils import (ROOT, Timer, add_device_args, markdown_table,
+                             reexec_with_reused_memory, save_result,
+                             setup_device, synchronize)
 
 from mmghm.models.losses import GHMCWAPLoss
 
@@ -102,8 +103,6 @@ def warm_state(loss: GHMCWAPLoss, make_batch) -> None:
 def segmentor_steps(repeat: int, crop, batch: int):
     """Median training-step seconds of DeepLabV3 R-50-D8 (Cityscapes
     config) with GHM-CWAP and with cross-entropy as the decode loss."""
-    from pathlib import Path
-
     from mmengine.config import Config
     from mmengine.model import revert_sync_batchnorm
     from mmengine.registry import DefaultScope
@@ -113,10 +112,9 @@ def segmentor_steps(repeat: int, crop, batch: int):
     from mmseg.utils import register_all_modules
 
     register_all_modules(init_default_scope=False)
-    root = Path(__file__).resolve().parents[2]
     cfg = Config.fromfile(
-        str(root / 'configs/downstream/mmseg/'
-            'deeplabv3_r50-d8_ghm-cwap_4xb2-80k_cityscapes-512x1024.py'))
+        osp.join(ROOT, 'configs/downstream/mmseg/'
+                 'deeplabv3_r50-d8_ghm-cwap_4xb2-80k_cityscapes-512x1024.py'))
     cfg.model.pretrained = None
     cfg.model.data_preprocessor.size = tuple(crop)
     ce_cfg = cfg.copy()

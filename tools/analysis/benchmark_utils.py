@@ -11,9 +11,10 @@ from typing import Callable, List, Optional
 
 import torch
 
+from mmghm.utils.package_path import repo_root
 from mmghm.utils.provenance import code_commit, device_description
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+ROOT = repo_root()
 SCHEMA = 'mmghm.benchmark/1'
 
 #: glibc's malloc gives large freed blocks back to the OS, so every large

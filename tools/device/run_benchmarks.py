@@ -31,6 +31,9 @@ import sys
 import time
 from typing import List, Optional, Tuple
 
+# Found from this file, not with mmghm.utils.repo_root(): the driver does
+# not import mmghm, so a broken install fails its steps (each logged)
+# instead of the whole run.
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 ANALYSIS = osp.join(ROOT, 'tools', 'analysis')
 

@@ -23,7 +23,9 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Callable, Dict, List, Optional, Tuple, Union
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from mmghm.utils.package_path import repo_root
+
+ROOT = repo_root()
 CONFIGS = osp.join(ROOT, 'configs')
 
 
