@@ -39,7 +39,7 @@ from torch.utils.hooks import RemovableHandle
 
 from mmghm.registry import MODELS
 from mmghm.utils.checks import check_bool, check_int, check_number
-from . import ghm_cwap_functional as F
+from . import ghm_cwap_functional as gf
 from .base import BaseClsLoss
 from .utils import keep_for_backward
 
@@ -346,9 +346,9 @@ class GHMCWAPLoss(BaseClsLoss):
     # statistics
     # ------------------------------------------------------------------
     def _shift_of(self, density: Tensor) -> Tensor:
-        shift = F.margin_shift(density, self.alpha, self.gamma)
+        shift = gf.margin_shift(density, self.alpha, self.gamma)
         if self.background_index is not None:
-            shift = F.split_background_shift(shift, self.background_index)
+            shift = gf.split_background_shift(shift, self.background_index)
         return shift
 
     def effective_size(self) -> Tensor:
@@ -357,7 +357,7 @@ class GHMCWAPLoss(BaseClsLoss):
         from the running ``density`` as it is now."""
         density = torch.where(self._has_ref, self.ref_density.double(),
                               self.density)
-        return F.effective_size(density, self.alpha)
+        return gf.effective_size(density, self.alpha)
 
     def log_effective_size(self) -> Tensor:
         """``log S_c`` (C,), see :meth:`effective_size`."""
@@ -370,8 +370,8 @@ class GHMCWAPLoss(BaseClsLoss):
         self._has_ref.copy_(self.num_updates > 0)
         self._shift_ref.copy_(self._shift_of(self.ref_density))
         self._shift_run.copy_(self._shift_of(self.density))
-        self._mass.copy_(F.bin_mass(self.edges))
-        self._table.copy_(F.inner_edge_table(self.edges))
+        self._mass.copy_(gf.bin_mass(self.edges))
+        self._table.copy_(gf.inner_edge_table(self.edges))
         self._track_running_shift = not bool(self._has_ref)
 
     @torch.no_grad()
@@ -392,8 +392,8 @@ class GHMCWAPLoss(BaseClsLoss):
             AURAUpdate: what changed; also passed to every update observer.
         """
         dist.all_reduce(self.density, op='sum')
-        step = F.aura_update(self.density, self.ref_density, self.edges,
-                             self.ref_edges, self.adaptive)
+        step = gf.aura_update(self.density, self.ref_density, self.edges,
+                              self.ref_edges, self.adaptive)
         self.ref_density.copy_(step.ref_density)
         self.ref_edges.copy_(step.ref_edges)
         self.edges.copy_(step.edges)
@@ -536,12 +536,12 @@ class GHMCWAPLoss(BaseClsLoss):
                             self._shift_run).to(logits.dtype))
         two_sided = self.margin == 'two_sided'
         if logits.dim() > 2:  # dense (B, C, d1, ...), see _flatten
-            loss, g = F.margin_cross_entropy(
+            loss, g = gf.margin_cross_entropy(
                 logits, label.view(logits.shape[:1] + logits.shape[2:]),
                 shift, two_sided)
             loss, g = loss.view(-1), g.view(-1)
         else:
-            loss, g = F.margin_cross_entropy(logits, label, shift, two_sided)
+            loss, g = gf.margin_cross_entropy(logits, label, shift, two_sided)
         counting = self.training and torch.is_grad_enabled()
         if not (intra or counting):
             return loss
@@ -551,20 +551,20 @@ class GHMCWAPLoss(BaseClsLoss):
             member = g == g
             if valid is not None:
                 member &= valid
-            cell = F.bin_index(g, label, self._table)
+            cell = gf.bin_index(g, label, self._table)
             mass = self._mass.view(-1).index_select(0, cell)
             if counting:
                 counted = member if weight is None else member & (weight != 0)
                 self._count(label, g, cell, mass, counted)
             if not intra:
                 return loss
-            w = F.intra_weights(self.density, cell, label, mass, member,
-                                self.alpha, self.intra_weight)
+            w = gf.intra_weights(self.density, cell, label, mass, member,
+                                 self.alpha, self.intra_weight)
         return loss * keep_for_backward(w.to(loss.dtype))
 
     def _count(self, label: Tensor, g: Tensor, cell: Tensor, mass: Tensor,
                counted: Tensor) -> None:
-        F.accumulate_density_(self.density, cell, mass * counted)
+        gf.accumulate_density_(self.density, cell, mass * counted)
         if self._track_running_shift:
             # Until the first update the margins come from the running
             # density as it is before each batch (method.md §3 step 1).

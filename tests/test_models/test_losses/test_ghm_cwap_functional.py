@@ -4,8 +4,9 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
-from mmghm.models.losses import ghm_cwap_functional as F
+from mmghm.models.losses import ghm_cwap_functional as gf
 
 
 def random_edges(gen, C, N):
@@ -28,7 +29,7 @@ def test_effective_size(alpha):
     density[density < 1.5] = 0
     density[4] = 0  # an unseen class: S = 1
     expected = [ref_size(row.tolist(), alpha) for row in density]
-    got = F.effective_size(density, alpha)
+    got = gf.effective_size(density, alpha)
     torch.testing.assert_close(got, torch.tensor(expected,
                                                  dtype=torch.float64))
     assert got[4] == 1.0
@@ -52,14 +53,14 @@ def test_margin_cross_entropy_matches_autograd_of_eq3(background):
     B, C, gamma, alpha = 24, 5, 0.8, 0.9
     density = torch.rand(C, 6, generator=gen, dtype=torch.float64) * 30
     S = [ref_size(r.tolist(), alpha) for r in density]
-    shift = F.margin_shift(density, alpha, gamma)
+    shift = gf.margin_shift(density, alpha, gamma)
     if background is not None:
-        shift = F.split_background_shift(shift, background)
+        shift = gf.split_background_shift(shift, background)
     logits = torch.randn(B, C, generator=gen, dtype=torch.float64) * 3
     label = torch.randint(0, C, (B, ), generator=gen)
     label[:3] = background if background is not None else 0
     z = logits.clone().requires_grad_(True)
-    loss, g = F.margin_cross_entropy(z, label, shift)
+    loss, g = gf.margin_cross_entropy(z, label, shift)
     upstream = torch.rand(B, generator=gen, dtype=torch.float64)
     (loss * upstream).sum().backward()
 
@@ -83,10 +84,9 @@ def test_margin_cross_entropy_without_margins_is_cross_entropy():
     gen = torch.Generator().manual_seed(2)
     logits = torch.randn(10, 4, generator=gen, dtype=torch.float64)
     label = torch.randint(0, 4, (10, ), generator=gen)
-    loss, g = F.margin_cross_entropy(logits, label, None)
+    loss, g = gf.margin_cross_entropy(logits, label, None)
     torch.testing.assert_close(
-        loss, torch.nn.functional.cross_entropy(logits, label,
-                                                reduction='none'))
+        loss, F.cross_entropy(logits, label, reduction='none'))
     torch.testing.assert_close(g, 1 - torch.exp(-loss))
 
 
@@ -109,14 +109,14 @@ def test_bin_index_finds_each_class_bin_and_edges_go_up():
     g[:C * (N - 1)] = edges[:, 1:N].reshape(-1)
     label[:C * (N - 1)] = torch.arange(C).repeat_interleave(N - 1)
     g[-3:] = torch.tensor([0.0, 1.0, 1.0])
-    cell = F.bin_index(g, label, F.inner_edge_table(edges))
+    cell = gf.bin_index(g, label, gf.inner_edge_table(edges))
     expected = [int(y) * N + ref_bin(edges[int(y)].tolist(), float(x))
                 for x, y in zip(g, label)]
     assert cell.tolist() == expected
     # an edge value belongs to the bin above it
     assert (cell[:C * (N - 1)] % N).tolist() == list(range(1, N)) * C
-    nan = F.bin_index(torch.tensor([float('nan')]), torch.tensor([4]),
-                      F.inner_edge_table(edges))
+    nan = gf.bin_index(torch.tensor([float('nan')]), torch.tensor([4]),
+                       gf.inner_edge_table(edges))
     assert nan.tolist() == [4 * N]
 
 
@@ -124,19 +124,19 @@ def test_bin_mass_and_accumulate_density():
     gen = torch.Generator().manual_seed(4)
     C, N = 3, 4
     edges = random_edges(gen, C, N)
-    mass = F.bin_mass(edges)
+    mass = gf.bin_mass(edges)
     for c in range(C):
         for i in range(N):
             d = float(edges[c, i + 1]) - float(edges[c, i])
             assert mass[c, i].item() == pytest.approx(1 / (N * d), rel=1e-6)
     uniform = torch.linspace(0, 1, N + 1).expand(C, N + 1)
-    torch.testing.assert_close(F.bin_mass(uniform),
+    torch.testing.assert_close(gf.bin_mass(uniform),
                                torch.ones(C, N, dtype=torch.float64),
                                rtol=1e-6, atol=0)
     density = torch.zeros(C, N, dtype=torch.float64)
     cell = torch.tensor([0, 5, 5, 11, 0])
     add = torch.tensor([1.0, 2.0, 0.5, 3.0, 0.0], dtype=torch.float64)
-    F.accumulate_density_(density, cell, add)
+    gf.accumulate_density_(density, cell, add)
     expected = torch.zeros(C * N, dtype=torch.float64)
     for k, v in zip(cell.tolist(), add.tolist()):
         expected[k] += v
@@ -154,7 +154,7 @@ def test_intra_weights(form):
     cell = label * N + bins
     mass = torch.rand(B, generator=gen, dtype=torch.float64) + 0.5
     member = torch.rand(B, generator=gen) > 0.2
-    w = F.intra_weights(density, cell, label, mass, member, alpha, form)
+    w = gf.intra_weights(density, cell, label, mass, member, alpha, form)
     raw = []
     for k in range(B):
         c, i = int(label[k]), int(bins[k])
@@ -189,7 +189,7 @@ def test_aura_edges():
     gen = torch.Generator().manual_seed(6)
     density = torch.rand(5, 8, generator=gen, dtype=torch.float64) * 200
     density[0] = 0  # all widths equal: uniform bins
-    edges = F.aura_edges(density)
+    edges = gf.aura_edges(density)
     assert edges.dtype == torch.float32
     for c in range(5):
         torch.testing.assert_close(
@@ -211,7 +211,7 @@ def test_aura_update_keeps_unseen_classes(adaptive):
     ref = torch.rand(C, N, generator=gen) * 9
     edges = random_edges(gen, C, N)
     ref_edges = random_edges(gen, C, N)
-    step = F.aura_update(density, ref, edges, ref_edges, adaptive)
+    step = gf.aura_update(density, ref, edges, ref_edges, adaptive)
     assert step.seen.tolist() == [True, True, False, True]
     assert torch.equal(step.ref_density[2], ref[2])
     assert torch.equal(step.ref_edges[2], ref_edges[2])
@@ -238,7 +238,7 @@ def test_margin_cross_entropy_large_and_dense_match_native_autograd(shape):
     label = torch.randint(0, C, shape[:1] + shape[2:], generator=gen)
     shift = torch.randn(C, generator=gen)
     z = logits.clone().requires_grad_(True)
-    loss, g = F.margin_cross_entropy(z, label, shift)
+    loss, g = gf.margin_cross_entropy(z, label, shift)
     upstream = torch.rand(label.shape, generator=gen)
     (loss * upstream).sum().backward()
     z_ref = logits.clone().requires_grad_(True)

@@ -3,7 +3,7 @@ update observers, and the batch observers that see the loss's own g."""
 import torch
 
 from mmghm.models.losses import AURAUpdate, GHMCWAPLoss
-from mmghm.models.losses import ghm_cwap_functional as F
+from mmghm.models.losses import ghm_cwap_functional as gf
 
 C, N = 4, 5
 
@@ -57,9 +57,9 @@ def test_batch_observer_sees_the_loss_own_g_and_counted_examples():
     labels[:2] = 255
     weight = torch.ones(len(labels))
     weight[5] = 0
-    shift = F.margin_shift(loss.ref_density, loss.alpha, loss.gamma)
-    expected_g = F.margin_cross_entropy(logits, labels.clamp(max=C - 1),
-                                        shift)[1]
+    shift = gf.margin_shift(loss.ref_density, loss.alpha, loss.gamma)
+    expected_g = gf.margin_cross_entropy(logits, labels.clamp(max=C - 1),
+                                         shift)[1]
     loss(logits, labels, weight=weight)
     (observed, ) = got
     keep = (labels != 255) & (weight != 0)
