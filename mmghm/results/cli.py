@@ -3,20 +3,23 @@
 Kept in the package so that it is imported and tested like any module; the
 tool only passes its repository root. Commands: ``export`` (work dirs ->
 result files), ``readmes`` (regenerate or ``--check`` every results table),
-``tables`` (the paper's Tables 1-3 layout of work dirs).
+``tables`` (work dirs exported in memory, in the paper's Tables 1-3
+layout: the renderer of the README blocks).
 """
 import argparse
 import glob
+import json
 import os.path as osp
 import sys
-from typing import List, Optional, Sequence
+from typing import Dict, Optional, Sequence
 
 from mmghm.utils.provenance import code_commit
 from mmghm.utils.files import atomic_write
-from .files import export_run, write_result
+from .export import export_run, export_work_dirs
+from .files import write_result
 from .readme import check_files, readme_files, update_file
 from .runs import load_runs
-from .tables import aggregate, render_report
+from .tables import PaperRow, paper_layout, paper_rows
 
 COMMANDS = ('export', 'readmes', 'tables')
 
@@ -107,7 +110,6 @@ def cmd_export(args: argparse.Namespace, root: str) -> int:
     if not runs:
         print('No runs found.', file=sys.stderr)
         return 1
-    written: List[str] = []
     for run in runs:
         config_file = find_config(run.config, root)
         original = (Config.fromfile(config_file).to_dict()
@@ -122,7 +124,6 @@ def cmd_export(args: argparse.Namespace, root: str) -> int:
         if result['measured'].get('commit') is None:
             result['measured']['commit'] = code_commit(root)
         if args.dry_run:
-            import json
             print(json.dumps(result, indent=1))
             continue
         path = write_result(result, args.results_dir, args.suite)
@@ -131,7 +132,6 @@ def cmd_export(args: argparse.Namespace, root: str) -> int:
                                          'group_accuracy/top1'))
         print(f'{run.work_dir} -> {path} (top-1 {top1:.2f}, '
               f'{result["measured"]["evaluated"]})')
-        written.append(path)
     return 0
 
 
@@ -151,19 +151,43 @@ def cmd_readmes(args: argparse.Namespace, root: str) -> int:
     return 0
 
 
+def report(rows: Dict[str, PaperRow], source: str, select: str) -> str:
+    """The Markdown report of ``tables``: what stands for a run, then
+    :func:`~mmghm.results.tables.paper_layout`."""
+    if not rows:
+        return 'No results found.\n'
+    picked = ('tools/test.py metrics where present, else '
+              if source == 'auto' else '')
+    if source == 'test':
+        picked = 'tools/test.py metrics'
+    else:
+        picked += ('the last validation' if select == 'last' else
+                   'the best validation epoch (optimistic)')
+    intro = (f'Results: {picked}; runs of one config are averaged '
+             '(mean ± sample std) when configured alike (other options: '
+             'a row of their own, `config [k=v]`); one checkpoint counts '
+             'once.')
+    return '\n\n'.join([intro] + paper_layout(rows)) + '\n'
+
+
 def cmd_tables(args: argparse.Namespace, root: str) -> int:
-    runs = load_runs(args.paths)
-    results, warnings = aggregate(
-        runs, args.source, args.select,
-        find_config=lambda stem: find_config(stem, root),
-        allow_unfinished=args.allow_unfinished)
+    results, warnings = export_work_dirs(
+        load_runs(args.paths), lambda stem: find_config(stem, root),
+        args.source, args.select, args.allow_unfinished)
+    rows = paper_rows(results)
+    warnings += [
+        f'{key}: {row.num_runs} run(s) configured differently from the '
+        'config file (or unfinished), kept apart from its other runs and '
+        'out of the paper-layout tables.'
+        for key, row in rows.items() if row.overrides
+    ]
     for warning in warnings:
         print(f'warning: {warning}', file=sys.stderr)
-    text = render_report(results, args.source, args.select)
+    text = report(rows, args.source, args.select)
     print(text, end='')
     if args.out:
         atomic_write(args.out, text)
-    return 0 if results else 1
+    return 0 if rows else 1
 
 
 def main(argv: Optional[Sequence[str]] = None, root: str = '.') -> int:

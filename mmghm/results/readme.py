@@ -7,10 +7,13 @@ by ``<!-- /results -->``; everything between them is generated::
     | Method | ... (generated) |
     <!-- /results -->
 
-Kinds and their options:
+Kinds and their options (:data:`BLOCKS`):
 
 - ``results:suite suite=NAME [metrics=a,b] [configs=stem,stem] [paper=1]
   [wall=1]``: :func:`~mmghm.results.tables.suite_table`;
+- ``results:paper suite=NAME``: the suite laid out like the paper's
+  Tables 1-3, the paper's numbers beside ours
+  (:func:`~mmghm.results.tables.paper_table`);
 - ``results:config-folder folder=NAME``:
   :func:`~mmghm.results.tables.config_folder_table`;
 - ``results:benchmark file=results/benchmarks/NAME_DEVICE.json`` (one
@@ -26,11 +29,11 @@ test that keeps READMEs true calls it).
 import glob
 import os.path as osp
 import re
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from mmghm.utils.files import atomic_write
 from .tables import (benchmark_table, comparison_summary, config_folder_table,
-                     suite_table)
+                     paper_table, suite_table)
 
 _BLOCK_RE = re.compile(
     r'(?P<open><!-- results:(?P<kind>[a-z-]+)(?P<args>(?: [a-z_]+=\S+)*) -->'
@@ -38,12 +41,31 @@ _BLOCK_RE = re.compile(
 _OPEN_RE = re.compile(r'<!-- results:')
 
 
-def _parse_args(text: str, where: str) -> Dict[str, str]:
-    args = {}
-    for token in text.split():
-        key, _, value = token.partition('=')
-        args[key] = value
-    return args
+#: Block kinds -> (required options, optional options).
+BLOCKS: Dict[str, Tuple[Tuple[str, ...], Tuple[str, ...]]] = {
+    'suite': (('suite', ), ('metrics', 'configs', 'paper', 'wall')),
+    'paper': (('suite', ), ()),
+    'config-folder': (('folder', ), ()),
+    'benchmark': ((), ('file', 'benchmark')),
+    'summary': (('suite', 'method', 'baseline'), ('peers', )),
+}
+
+
+def _benchmarks(args: Dict[str, str], repo_root: str,
+                readme_dir: str) -> str:
+    if 'file' in args:
+        paths = [osp.join(repo_root, args['file'])]
+        missing = args['file']
+    else:
+        paths = sorted(glob.glob(osp.join(
+            repo_root, 'results', 'benchmarks',
+            f'{args["benchmark"]}_*.json')))
+        missing = f'results/benchmarks/{args["benchmark"]}_<device>.json'
+    paths = [p for p in paths if osp.isfile(p)]
+    if not paths:
+        return (f'Not yet measured: `{missing}` does not exist yet, so no '
+                'numbers are shown.')
+    return '\n\n'.join(benchmark_table(p, readme_dir) for p in paths)
 
 
 def render_block(kind: str, args: Dict[str, str], repo_root: str,
@@ -54,60 +76,45 @@ def render_block(kind: str, args: Dict[str, str], repo_root: str,
         ValueError: for an unknown kind or a missing or unknown option,
             naming ``where``.
     """
-    results_dir = osp.join(repo_root, 'results')
-    allowed = {
-        'suite': {'suite', 'metrics', 'configs', 'paper', 'wall'},
-        'config-folder': {'folder'},
-        'benchmark': {'file', 'benchmark'},
-        'summary': {'suite', 'method', 'baseline', 'peers'},
-    }
-    if kind not in allowed:
+    if kind not in BLOCKS:
         raise ValueError(f'{where}: unknown block kind {kind!r}; allowed: '
-                         f'{sorted(allowed)}.')
-    unknown = set(args) - allowed[kind]
+                         f'{sorted(BLOCKS)}.')
+    required, optional = BLOCKS[kind]
+    unknown = set(args) - set(required + optional)
     if unknown:
         raise ValueError(f'{where}: options {sorted(unknown)} are not known '
                          f'for {kind!r} blocks (allowed: '
-                         f'{sorted(allowed[kind])}).')
+                         f'{sorted(required + optional)}).')
+    needed = [k for k in required if k not in args]
+    if needed:
+        value = 'NAME' if len(required) == 1 else '...'
+        raise ValueError(f'{where}: a {kind} block needs '
+                         f'{", ".join(f"{k}={value}" for k in needed)}.')
+    results_dir = osp.join(repo_root, 'results')
+
+    def listed(key: str) -> Optional[List[str]]:
+        return args[key].split(',') if key in args else None
+
     if kind == 'suite':
-        if 'suite' not in args:
-            raise ValueError(f'{where}: a suite block needs suite=NAME.')
-        metrics = args.get('metrics', 'top1,many,medium,few').split(',')
-        configs = args['configs'].split(',') if 'configs' in args else None
-        return suite_table(results_dir, args['suite'], metrics, configs,
-                           paper=args.get('paper') == '1',
+        metrics = listed('metrics') or ['top1', 'many', 'medium', 'few']
+        return suite_table(results_dir, args['suite'], metrics,
+                           listed('configs'), paper=args.get('paper') == '1',
                            wall=args.get('wall') == '1',
                            readme_dir=readme_dir)
+    if kind == 'paper':
+        return paper_table(results_dir, args['suite'], readme_dir)
     if kind == 'summary':
-        needed = [k for k in ('suite', 'method', 'baseline') if k not in args]
-        if needed:
-            raise ValueError(f'{where}: a summary block needs '
-                             f'{", ".join(k + "=..." for k in needed)}.')
-        peers = args['peers'].split(',') if 'peers' in args else ()
         return comparison_summary(results_dir, args['suite'], args['method'],
-                                  args['baseline'], peers, readme_dir)
+                                  args['baseline'], listed('peers') or (),
+                                  readme_dir)
     if kind == 'config-folder':
-        if 'folder' not in args:
-            raise ValueError(f'{where}: a config-folder block needs '
-                             'folder=NAME.')
         return config_folder_table(results_dir,
                                    osp.join(repo_root, 'configs'),
                                    args['folder'], readme_dir)
     if ('file' in args) == ('benchmark' in args):
         raise ValueError(f'{where}: a benchmark block needs file=PATH or '
                          'benchmark=NAME (one of them).')
-    if 'file' in args:
-        paths = [osp.join(repo_root, args['file'])]
-        missing = args['file']
-    else:
-        paths = sorted(glob.glob(osp.join(
-            results_dir, 'benchmarks', f'{args["benchmark"]}_*.json')))
-        missing = f'results/benchmarks/{args["benchmark"]}_<device>.json'
-    paths = [p for p in paths if osp.isfile(p)]
-    if not paths:
-        return (f'Not yet measured: `{missing}` does not exist yet, so no '
-                'numbers are shown.')
-    return '\n\n'.join(benchmark_table(p, readme_dir) for p in paths)
+    return _benchmarks(args, repo_root, readme_dir)
 
 
 def render_text(text: str, path: str, repo_root: str) -> Tuple[str, int]:
@@ -126,8 +133,8 @@ def render_text(text: str, path: str, repo_root: str) -> Tuple[str, int]:
     for m in blocks:
         lineno = text.count('\n', 0, m.start()) + 1
         where = f'{path}:{lineno}'
-        body = render_block(m['kind'], _parse_args(m['args'], where),
-                            repo_root, readme_dir, where)
+        args = dict(token.partition('=')[::2] for token in m['args'].split())
+        body = render_block(m['kind'], args, repo_root, readme_dir, where)
         out += [text[pos:m.end('open')], body.rstrip('\n') + '\n',
                 m['close']]
         pos = m.end()

@@ -17,6 +17,7 @@ One checkpoint is one run: a ``tools/test.py`` work dir that scored the last
 checkpoint of a training work dir is merged into that training run instead
 of being counted as a second run (:func:`merge_by_checkpoint`).
 """
+import datetime
 import glob
 import json
 import math
@@ -25,14 +26,13 @@ import os.path as osp
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
-#: Keys tried, in order, for the overall top-1 accuracy.
-TOP1_KEYS: Tuple[str, ...] = ('accuracy/top1', 'group_accuracy/top1',
-                              'group_accuracy/overall')
+from .files import top1_of
 
 _TIMESTAMP_RE = re.compile(r'^\d{8}_\d{6}$')
 _LOAD_RE = re.compile(r'Load checkpoint from (\S+)')
+_STAMP_RE = re.compile(r'^(\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}) - ')
 
 
 @dataclass
@@ -61,14 +61,11 @@ class Run:
     config_file: Optional[str] = None
 
 
-def _is_metric_key(key: str) -> bool:
-    return '/' in key
-
-
 def _metrics_only(record: dict) -> Dict[str, float]:
+    """The metrics of a log record: numbers under keys with ``/``."""
     return {
         k: float(v)
-        for k, v in record.items() if _is_metric_key(k)
+        for k, v in record.items() if '/' in k
         and isinstance(v, (int, float)) and not isinstance(v, bool)
     }
 
@@ -161,16 +158,38 @@ def last_checkpoint(work_dir: str) -> Optional[str]:
     return path if osp.dirname(path) == root else None
 
 
-def loaded_checkpoint(log_file: str) -> Optional[str]:
-    """The checkpoint a Runner log says it loaded (``Load checkpoint from
-    ...``), the last one when there are several."""
-    found = None
+def read_text_log(log_file: str) -> Dict[str, Any]:
+    """What a Runner's text log says about the run.
+
+    Returns:
+        dict: ``torch`` (version without local suffix), ``cuda`` (bool),
+        ``gpus`` (the ``GPU 0,1: name`` line's name, if any), ``seed``
+        (int), ``start`` / ``end`` (the first and last time stamps,
+        ``datetime``) and ``checkpoint`` (the last ``Load checkpoint from
+        ...``), each only when found.
+    """
+    info: Dict[str, Any] = {}
     with open(log_file, encoding='utf-8', errors='replace') as f:
         for line in f:
-            m = _LOAD_RE.search(line)
-            if m:
-                found = m.group(1)
-    return found
+            stamp = _STAMP_RE.match(line)
+            if stamp:
+                when = datetime.datetime.strptime(stamp.group(1),
+                                                  '%Y/%m/%d %H:%M:%S')
+                info.setdefault('start', when)
+                info['end'] = when
+            loaded = _LOAD_RE.search(line)
+            if loaded:
+                info['checkpoint'] = loaded.group(1)
+            text = line.strip()
+            if text.startswith('PyTorch:') and 'torch' not in info:
+                info['torch'] = text.split(':', 1)[1].strip().split('+')[0]
+            elif text.startswith('CUDA available:') and 'cuda' not in info:
+                info['cuda'] = text.split(':', 1)[1].strip() == 'True'
+            elif re.match(r'^GPU [\d,]+:', text) and 'gpus' not in info:
+                info['gpus'] = text.split(':', 1)[1].strip()
+            elif re.match(r'^seed: \d+$', text) and 'seed' not in info:
+                info['seed'] = int(text.split(':')[1])
+    return info
 
 
 def same_checkpoint(a: Optional[str], b: Optional[str]) -> bool:
@@ -260,7 +279,7 @@ def load_runs(paths: Sequence[str]) -> List[Run]:
                     glob.glob(osp.join(work_dir, '*', '*.log')),
                     key=osp.getmtime)
                 for log in reversed(test_logs):
-                    ckpt = loaded_checkpoint(log)
+                    ckpt = read_text_log(log).get('checkpoint')
                     if ckpt:
                         run.test_logs, run.test_checkpoint = [log], ckpt
                         break
@@ -287,7 +306,7 @@ def load_runs(paths: Sequence[str]) -> List[Run]:
             text = _text_log(osp.join(work_dir, ts))
             if text:
                 run.test_logs.append(text)
-                run.test_checkpoint = loaded_checkpoint(text)
+                run.test_checkpoint = read_text_log(text).get('checkpoint')
             break
         if run.val or run.test:
             runs.append(run)
@@ -329,14 +348,6 @@ def merge_by_checkpoint(runs: Sequence[Run]) -> List[Run]:
             continue
         tests_only.append(run)
     return merged + tests_only
-
-
-def top1_of(metrics: Dict[str, float]) -> Optional[float]:
-    """The overall top-1 of a metrics dict (see :data:`TOP1_KEYS`)."""
-    for key in TOP1_KEYS:
-        if key in metrics:
-            return metrics[key]
-    return None
 
 
 def select_metrics(run: Run, source: str = 'auto',

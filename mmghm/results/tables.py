@@ -1,6 +1,10 @@
-"""Markdown tables from result files (README blocks) and from work dirs.
+"""Markdown tables of run results, for README blocks and for work dirs.
 
-From committed result files (:mod:`mmghm.results.files`):
+Every table is made from run results (:class:`~mmghm.results.files.
+RunResult`): the committed result files for README blocks
+(:mod:`mmghm.results.readme`), or work dirs exported in memory
+(:func:`~mmghm.results.export.export_work_dirs`) for ``collect_results.py
+tables``. Layouts:
 
 - :func:`suite_table`: one row per config (and variant) of a suite, each
   metric as mean ± sample standard deviation over seeds, n, and a "how
@@ -8,28 +12,29 @@ From committed result files (:mod:`mmghm.results.files`):
 - :func:`config_folder_table`: one row per config of a ``configs/<folder>``
   (from its ``metafile.yml``), the paper's number beside ours from every
   suite that ran it;
-- :func:`benchmark_table`: any benchmark file, whatever its columns.
+- :func:`comparison_summary`: two sentences, one method against its
+  baseline and peers;
+- :func:`paper_layout` (of :func:`paper_rows`): the paper's Tables 1-3
+  with the paper's numbers beside ours, and every row of ours;
 
-From work dirs (:mod:`mmghm.results.runs`, before exporting):
-:func:`render_report` lays runs out like the paper's Tables 1-3 with the
-paper's numbers beside ours.
+and :func:`benchmark_table` renders any benchmark file.
 """
 import math
 import os.path as osp
 import statistics
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import (Callable, Dict, Iterable, List, Optional, Sequence,
+                    Tuple)
 
 import yaml
 
 from .files import (RunResult, dedupe_by_checkpoint, load_benchmark,
-                    load_run_results)
+                    load_run_results, top1_of)
 from .names import (DATASET_NAMES, PAPER_METHOD, PAPER_REFERENCE,
-                    is_paper_data,
-                    ConfigName, method_label, method_rank, parse_config_name)
+                    ConfigName, is_paper_data, method_label, method_rank,
+                    parse_config_name)
 from .paper import load_paper_tables, paper_top1
-from .runs import Run, select_metrics, top1_of
 
 #: Short metric names usable in README blocks -> Runner keys (first found).
 METRICS: 'OrderedDict[str, Tuple[str, ...]]' = OrderedDict([
@@ -76,13 +81,18 @@ class Stat:
 def metric_value(metrics: Dict[str, Optional[float]],
                  name: str) -> Optional[float]:
     """A short metric name's value (see :data:`METRICS`), or None."""
-    keys = METRICS.get(name, (name, ))
-    for key in keys:
+    for key in METRICS.get(name, (name, )):
         value = metrics.get(key)
         if value is not None and not (isinstance(value, float)
                                       and math.isnan(value)):
             return float(value)
     return None
+
+
+def metric_stat(results: Iterable[RunResult], name: str) -> Stat:
+    """One metric over results (those without it left out)."""
+    values = (metric_value(r.data['metrics'], name) for r in results)
+    return Stat([v for v in values if v is not None])
 
 
 def _markdown(header: Sequence[str], rows: Sequence[Sequence[str]],
@@ -93,13 +103,25 @@ def _markdown(header: Sequence[str], rows: Sequence[Sequence[str]],
     return '\n'.join(lines)
 
 
-def _rel(path: str, start: str) -> str:
-    return osp.relpath(path, start).replace(osp.sep, '/')
+def _link(path: str, readme_dir: Optional[str]) -> str:
+    """``path`` as a README in ``readme_dir`` links it (as is without)."""
+    if readme_dir is None:
+        return path
+    return osp.relpath(path, readme_dir).replace(osp.sep, '/')
 
 
-# --------------------------------------------------------------------------
-# Tables from result files.
-# --------------------------------------------------------------------------
+def _suite_results(
+        results_dir: str, suite: str,
+        readme_dir: Optional[str]) -> Tuple[List[RunResult], List[str], str]:
+    """(a suite's results, each checkpoint once; warnings; link to it)."""
+    results, warnings = dedupe_by_checkpoint(
+        load_run_results(results_dir, suite))
+    return results, warnings, _link(osp.join(results_dir, suite), readme_dir)
+
+
+def _not_yet_run(link: str) -> str:
+    return (f'Not yet run: no result files in `{link}/` yet, so no '
+            'numbers are shown.')
 
 
 def group_results(
@@ -150,8 +172,8 @@ def how_measured(results: Sequence[RunResult]) -> str:
     """One paragraph saying how a set of results was measured."""
     measured = [r.data['measured'] for r in results]
 
-    def join(key: str, fmt=str) -> str:
-        return ' / '.join(fmt(v) for v in _unique(m.get(key)
+    def join(key: str) -> str:
+        return ' / '.join(str(v) for v in _unique(m.get(key)
                                                   for m in measured))
 
     dates = sorted(_unique(m.get('date') for m in measured))
@@ -173,11 +195,27 @@ def how_measured(results: Sequence[RunResult]) -> str:
     return text + '.'
 
 
+def _notes(warnings: Sequence[str]) -> str:
+    return ''.join(f'\n\nNote: {warning}' for warning in warnings)
+
+
 def _format_wall(seconds: Sequence[float]) -> str:
     if not seconds:
         return '–'
     mean = statistics.fmean(seconds)
     return f'{mean / 60:.1f} min' if mean >= 60 else f'{mean:.0f} s'
+
+
+def _paper_cell(stem: str) -> str:
+    """The paper's 200-epoch top-1 for the data a config stands for."""
+    try:
+        name = parse_config_name(stem)
+    except ValueError:
+        return '–'
+    value = paper_top1(PAPER_METHOD.get(name.method, name.method),
+                       PAPER_REFERENCE.get(name.dataset, name.dataset),
+                       name.imbalance_factor)
+    return f'{value:.2f}' if value is not None else '–'
 
 
 def suite_table(results_dir: str,
@@ -203,15 +241,11 @@ def suite_table(results_dir: str,
     Returns:
         str: The block; a "not yet run" line for a suite with no results.
     """
-    folder = osp.join(results_dir, suite)
-    link = _rel(folder, readme_dir) if readme_dir else folder
-    results, warnings = dedupe_by_checkpoint(
-        load_run_results(results_dir, suite))
+    results, warnings, link = _suite_results(results_dir, suite, readme_dir)
     if configs is not None:
         results = [r for r in results if r.config_stem in configs]
     if not results:
-        return (f'Not yet run: no result files in `{link}/` yet, so no '
-                'numbers are shown.')
+        return _not_yet_run(link)
     grouped = group_results(results)
     if configs is not None:
         grouped = OrderedDict(
@@ -226,10 +260,7 @@ def suite_table(results_dir: str,
     rows = []
     for (stem, variant), runs in grouped.items():
         row = [row_label(stem, variant), f'`{stem}`', str(len(runs))]
-        for m in metrics:
-            stat = Stat([v for v in (metric_value(r.data['metrics'], m)
-                                     for r in runs) if v is not None])
-            row.append(stat.format())
+        row += [metric_stat(runs, m).format() for m in metrics]
         if paper:
             row.append(_paper_cell(stem))
         if wall:
@@ -243,28 +274,7 @@ def suite_table(results_dir: str,
     text += ('\n\n' + how_measured(results) +
              ' Each cell: mean ± sample standard deviation over n seeds '
              f'(one value when n = 1); files: [`{link}/`]({link}/).')
-    for warning in warnings:
-        text += f'\n\nNote: {warning}'
-    return text
-
-
-def _paper_cell(stem: str) -> str:
-    try:
-        name = parse_config_name(stem)
-    except ValueError:
-        return '–'
-    value = paper_top1(PAPER_METHOD.get(name.method, name.method),
-                       PAPER_REFERENCE.get(name.dataset, name.dataset),
-                       name.imbalance_factor)
-    return f'{value:.2f}' if value is not None else '–'
-
-
-def _metafile_models(configs_dir: str, folder: str) -> List[str]:
-    path = osp.join(configs_dir, folder, 'metafile.yml')
-    with open(path, encoding='utf-8') as f:
-        meta = yaml.safe_load(f)
-    return [osp.splitext(osp.basename(m['Config']))[0]
-            for m in meta.get('Models', [])]
+    return text + _notes(warnings)
 
 
 def config_folder_table(results_dir: str, configs_dir: str, folder: str,
@@ -275,7 +285,10 @@ def config_folder_table(results_dir: str, configs_dir: str, folder: str,
     variant that has results), the paper's top-1 where the paper has this
     cell, and ours from every suite that ran the config.
     """
-    stems = _metafile_models(configs_dir, folder)
+    with open(osp.join(configs_dir, folder, 'metafile.yml'),
+              encoding='utf-8') as f:
+        stems = [osp.splitext(osp.basename(m['Config']))[0]
+                 for m in yaml.safe_load(f).get('Models', [])]
     readme_dir = readme_dir or osp.join(configs_dir, folder)
     all_results, _ = dedupe_by_checkpoint(load_run_results(results_dir))
     by_key: Dict[Tuple[str, Optional[str]], Dict[str, List[RunResult]]] = {}
@@ -300,29 +313,23 @@ def config_folder_table(results_dir: str, configs_dir: str, folder: str,
         label = f'[{stem}](./{stem}.py)'
         if variant:
             label += f' [{variant}]'
-        suites = by_key.get((stem, variant), {})
-        if not suites:
-            ours, how = 'not yet run', ''
-        else:
-            ours_parts, how_parts = [], []
-            for suite, runs in suites.items():
-                stats = {m: Stat([v for v in (metric_value(
-                    r.data['metrics'], m) for r in runs) if v is not None])
-                         for m in ('top1', 'many', 'medium', 'few')}
-                groups = ', '.join(f'{METRIC_LABELS[m]} {stats[m].format()}'
-                                   for m in ('many', 'medium', 'few')
-                                   if stats[m].values)
-                ours_parts.append(
-                    f'{stats["top1"].format()} (n={len(runs)}'
-                    + (f'; {groups}' if groups else '') + ')')
-                link = _rel(osp.join(results_dir, suite), readme_dir)
-                m = runs[0].data['measured']
-                how_parts.append(
-                    f'[{suite}]({link}/): {m.get("epochs")} epochs, '
-                    f'{m["evaluated"]}, {m["device"]}, torch {m["torch"]}')
-            ours, how = '<br>'.join(ours_parts), '<br>'.join(how_parts)
+        ours_parts, how_parts = [], []
+        for suite, runs in by_key.get((stem, variant), {}).items():
+            groups = ', '.join(
+                f'{METRIC_LABELS[m]} {metric_stat(runs, m).format()}'
+                for m in ('many', 'medium', 'few')
+                if metric_stat(runs, m).values)
+            ours_parts.append(f'{metric_stat(runs, "top1").format()} '
+                              f'(n={len(runs)}' +
+                              (f'; {groups}' if groups else '') + ')')
+            link = _link(osp.join(results_dir, suite), readme_dir)
+            m = runs[0].data['measured']
+            how_parts.append(
+                f'[{suite}]({link}/): {m.get("epochs")} epochs, '
+                f'{m["evaluated"]}, {m["device"]}, torch {m["torch"]}')
         rows.append([label, f'{paper:.2f}' if paper is not None else '–',
-                     ours, how])
+                     '<br>'.join(ours_parts) or 'not yet run',
+                     '<br>'.join(how_parts)])
     return _markdown(['Config', 'Paper', 'Ours (top-1, mean ± std)',
                       'How ours was measured'], rows,
                      ['---', ':-:', ':-:', '---'])
@@ -356,339 +363,12 @@ def benchmark_table(path: str, readme_dir: Optional[str] = None) -> str:
             else:
                 cells.append(f'{value:.2f}')
         rows.append(cells)
-    measured = data.get('measured', {})
     details = '; '.join(f'{k}: {str(v).rstrip(".")}'
-                        for k, v in measured.items())
-    link = _rel(path, readme_dir) if readme_dir else path
-    text = _markdown(header, rows)
-    text += (f'\n\nHow measured: device {data["device"]}, torch '
-             f'{data["torch"]}' + (f'; {details}' if details else '') +
-             f'; file: [`{osp.basename(path)}`]({link}).')
-    return text
-
-
-# --------------------------------------------------------------------------
-# The paper's layout (Tables 1-3) from work dirs.
-# --------------------------------------------------------------------------
-
-
-@dataclass
-class Result:
-    """All runs of one config and one set of changed options: per column,
-    the values over runs."""
-    name: ConfigName
-    columns: Dict[str, Stat] = field(default_factory=dict)
-    num_runs: int = 0
-    #: ``key=value`` settings in which these runs differ from the config
-    #: file (``--cfg-options``); empty for the config as it is.
-    overrides: Tuple[str, ...] = ()
-
-
-def group_values(metrics: Dict[str, float],
-                 columns: Sequence[str]) -> Dict[str, float]:
-    """Frequency-group accuracies by group name (``many``...) from keys
-    like ``group_accuracy/many``; plus ``overall`` = the top-1."""
-    out = {}
-    for key, value in metrics.items():
-        group = key.rsplit('/', 1)[-1].lower()
-        if group in columns[:-1] and not math.isnan(value):
-            out.setdefault(group, value)
-    top1 = top1_of(metrics)
-    if top1 is not None:
-        out['overall'] = top1
-    return out
-
-
-def _changed_settings(original: dict, dumped: dict) -> Tuple[str, ...]:
-    """``key=value`` of the dumped config's settings that the config file
-    sets otherwise or not at all (what ``--cfg-options`` changed or added).
-
-    As ``export``'s ``cfg_options``, but a key the dump lacks says nothing
-    about the run and is not a difference; locations and the seed are not
-    settings of the method.
-    """
-    import json
-
-    from .files import _LOCATION_KEYS, _flatten
-    a, b = _flatten(original), _flatten(dumped)
-    out = []
-    for key in sorted(b):
-        if set(key.split('.')) & set(_LOCATION_KEYS) or \
-                key == 'randomness.seed':
-            continue
-        if a.get(key, '<unset>') != b[key]:
-            out.append(f'{key}={json.dumps(b[key])}')
-    return tuple(out)
-
-
-def _run_settings(run: Run, config_file: Optional[str],
-                  originals: Dict[str, Optional[dict]]
-                  ) -> Tuple[Tuple[str, ...], Optional[int], Optional[int]]:
-    """(changed options, epochs the run validated, its max_epochs).
-
-    The dumped config is read as data (never run); the options are what
-    ``export`` records as ``cfg_options``: the settings in which the dumped
-    config differs from the config file (``config_file``, a trusted file of
-    this repository), locations and the seed left out.
-    """
-    from .files import read_dumped_config
-    dumped = read_dumped_config(run.config_file) if run.config_file else {}
-    overrides: Tuple[str, ...] = ()
-    if dumped and config_file:
-        if config_file not in originals:
-            from mmengine.config import Config
-            originals[config_file] = Config.fromfile(config_file).to_dict()
-        overrides = _changed_settings(originals[config_file], dumped)
-    train_cfg = dumped.get('train_cfg') or {}
-    max_epochs = train_cfg.get('max_epochs') if train_cfg.get(
-        'by_epoch', True) else None
-    steps = [int(v['step']) for v in run.val if 'step' in v]
-    return overrides, (steps[-1] if steps else None), max_epochs
-
-
-def aggregate(runs: Sequence[Run], source: str = 'auto',
-              select: str = 'last',
-              find_config=None,
-              allow_unfinished: bool = False
-              ) -> Tuple[Dict[str, Result], List[str]]:
-    """Average runs by config name and changed options.
-
-    Runs of one config are averaged only when they were configured alike:
-    runs whose dumped config differs from the config file
-    (``--cfg-options``, e.g. ``train_cfg.max_epochs=4``) form a row of
-    their own, keyed ``<config> [k=v, ...]``, kept out of the paper-layout
-    tables; a training that stopped before its ``max_epochs`` is left out
-    (with a warning) unless ``allow_unfinished``, which keeps it as a row
-    of its own.
-
-    Args:
-        runs: Runs read by :func:`~mmghm.results.runs.load_runs`.
-        source, select: Which metrics stand for a run
-            (:func:`~mmghm.results.runs.select_metrics`).
-        find_config: ``stem -> path of the config file or None`` (the
-            command line looks in the repository's ``configs/``); None
-            compares no options.
-        allow_unfinished: Keep unfinished trainings (as their own rows).
-
-    Returns:
-        (results by row key, warnings about skipped or separated runs).
-    """
-    columns = load_paper_tables().group_columns
-    per_config: Dict[str, Result] = {}
-    warnings = []
-    originals: Dict[str, Optional[dict]] = {}
-    for run in runs:
-        try:
-            name = parse_config_name(run.config)
-        except ValueError as e:
-            warnings.append(f'{run.work_dir}: skipped, {e}')
-            continue
-        metrics = select_metrics(run, source, select)
-        if metrics is None or top1_of(metrics) is None:
-            warnings.append(f'{run.work_dir}: skipped, no top-1 accuracy '
-                            f'(source={source}).')
-            continue
-        try:
-            overrides, epochs, max_epochs = _run_settings(
-                run, find_config(run.config) if find_config else None,
-                originals)
-        except ValueError as e:  # a dumped config that is not plain data
-            warnings.append(f'{run.work_dir}: skipped, {e}')
-            continue
-        if epochs is not None and max_epochs and epochs < max_epochs:
-            if not allow_unfinished:
-                warnings.append(
-                    f'{run.work_dir}: skipped, unfinished: its last '
-                    f'validation is at epoch {epochs} of {max_epochs} '
-                    '(--allow-unfinished shows it as a row of its own).')
-                continue
-            overrides += (f'unfinished: epoch {epochs} of {max_epochs}', )
-        key = name.name + (f' [{", ".join(overrides)}]' if overrides else '')
-        result = per_config.setdefault(key, Result(name,
-                                                   overrides=overrides))
-        result.num_runs += 1
-        for column, value in group_values(metrics, columns).items():
-            result.columns.setdefault(column, Stat()).values.append(value)
-    for key, result in per_config.items():
-        if result.overrides:
-            warnings.append(
-                f'{key}: {result.num_runs} run(s) configured differently '
-                'from the config file (or unfinished), kept apart from its '
-                'other runs and out of the paper-layout tables.')
-    return per_config, warnings
-
-
-def _cell(ours: Optional[Stat], paper: Optional[float]) -> str:
-    left = ours.format() if ours is not None else '–'
-    if ours is not None and ours.n > 1:
-        left += f' (n={ours.n})'
-    right = f'{paper:.2f}' if paper is not None else '–'
-    return f'{left} / {right}'
-
-
-def _method_order(methods: Iterable[str]) -> List[str]:
-    return sorted(set(methods), key=method_rank)
-
-
-def render_table1(results: Dict[str, Result]) -> List[str]:
-    """Table 1 blocks: one per (data set, backbone, schedule) with runs."""
-    tables = load_paper_tables()
-    blocks = []
-    keys = sorted({(r.name.dataset, r.name.backbone, r.name.schedule)
-                   for r in results.values()
-                   if r.name.dataset in tables.table1_datasets + tuple(
-                       PAPER_REFERENCE)
-                   and r.name.imbalance_factor is not None})
-    for dataset, backbone, schedule in keys:
-        ref = PAPER_REFERENCE.get(dataset, dataset)
-        ours = {(r.name.method, r.name.imbalance_factor): r
-                for r in results.values()
-                if (r.name.dataset, r.name.backbone,
-                    r.name.schedule) == (dataset, backbone, schedule)}
-        ifs = {imb for _, imb in ours}
-        if ref == dataset:  # the paper's data: all of its columns
-            ifs |= set(tables.table1_ifs)
-        ifs = sorted(ifs, reverse=True)
-        methods = _method_order({m for m, _ in ours} | set(tables.table1))
-        rows = []
-        for method in methods:
-            row = [method_label(method)]
-            for imb in ifs:
-                result = ours.get((method, imb))
-                paper = tables.table1.get(PAPER_METHOD.get(method, method),
-                                          {}).get(ref)
-                paper_value = (paper[tables.table1_ifs.index(imb)]
-                               if paper and imb in tables.table1_ifs else
-                               None)
-                row.append(
-                    _cell(result.columns.get('overall') if result else None,
-                          paper_value))
-            rows.append(row)
-        title = (f'### Table 1: {DATASET_NAMES.get(dataset, dataset)}, '
-                 f'{backbone}, {schedule} (top-1 %, ours / paper)')
-        note = ''
-        if ref != dataset or schedule != '200e':
-            note = ('\n\nPaper numbers: ResNet-32, 200 epochs on '
-                    f'{DATASET_NAMES[ref]}; ours differ in data or '
-                    'schedule, so compare methods within the ours column.')
-        blocks.append(title + '\n\n' +
-                      _markdown(['Method'] + [f'IF {i}' for i in ifs], rows)
-                      + note)
-    return blocks
-
-
-def _group_block(title: str, results: Dict[str, Result],
-                 paper: Dict[str, Tuple[float, ...]]) -> str:
-    columns = load_paper_tables().group_columns
-    rows = []
-    for method in _method_order(set(results) | set(paper)):
-        result = results.get(method)
-        row = [method_label(method)]
-        paper_row = paper.get(PAPER_METHOD.get(method, method))
-        for i, column in enumerate(columns):
-            ours = result.columns.get(column) if result else None
-            row.append(_cell(ours, paper_row[i] if paper_row else None))
-        rows.append(row)
-    header = ['Method'] + [c.capitalize() for c in columns]
-    return title + '\n\n' + _markdown(header, rows)
-
-
-def _paper_data(result: Result) -> bool:
-    return is_paper_data(result.name.dataset, result.name.imbalance_factor)
-
-
-def render_table2(results: Dict[str, Result]) -> List[str]:
-    """Table 2 blocks (ImageNet-LT, iNaturalist 2017) with runs."""
-    tables = load_paper_tables()
-    blocks = []
-    for dataset, paper in tables.table2.items():
-        keys = sorted({(r.name.backbone, r.name.schedule)
-                       for r in results.values()
-                       if r.name.dataset == dataset and _paper_data(r)})
-        for backbone, schedule in keys:
-            ours = {r.name.method: r for r in results.values()
-                    if (r.name.dataset, r.name.backbone,
-                        r.name.schedule) == (dataset, backbone, schedule)
-                    and _paper_data(r)
-                    and (r.name.method in paper
-                         or r.name.method not in tables.table3)}
-            blocks.append(_group_block(
-                f'### Table 2: {DATASET_NAMES[dataset]}, {backbone}, '
-                f'{schedule} (top-1 %, ours / paper)', ours, paper))
-    return blocks
-
-
-def render_table3(results: Dict[str, Result]) -> List[str]:
-    """Table 3 blocks (the ablation on ImageNet-LT) with runs."""
-    tables = load_paper_tables()
-    table2 = tables.table2.get('imagenet-lt', {})
-    blocks = []
-    keys = sorted({(r.name.backbone, r.name.schedule)
-                   for r in results.values()
-                   if r.name.dataset == 'imagenet-lt' and _paper_data(r)
-                   and r.name.method in tables.table3
-                   and r.name.method not in table2})
-    for backbone, schedule in keys:
-        ours = {r.name.method: r for r in results.values()
-                if (r.name.dataset, r.name.backbone,
-                    r.name.schedule) == ('imagenet-lt', backbone, schedule)
-                and _paper_data(r) and r.name.method in tables.table3}
-        blocks.append(_group_block(
-            f'### Table 3: ablation on ImageNet-LT, {backbone}, {schedule} '
-            '(top-1 %, ours / paper)', ours, tables.table3))
-    return blocks
-
-
-def render_details(results: Dict[str, Result]) -> str:
-    """Every config with its top-1 and group accuracies (ours only)."""
-    columns = load_paper_tables().group_columns
-    groups = [g for g in columns[:-1]
-              if any(g in r.columns for r in results.values())]
-    header = ['Config', 'Runs', 'Top-1'] + [g.capitalize() for g in groups]
-
-    def order(name: str) -> tuple:
-        n = results[name].name
-        return (n.dataset, -(n.imbalance_factor or 0), n.backbone,
-                n.schedule, method_rank(n.method), name)
-
-    rows = []
-    for name in sorted(results, key=order):
-        result = results[name]
-        row = [f'`{name}`', str(result.num_runs),
-               result.columns['overall'].format()]
-        row += [result.columns[g].format() if g in result.columns else '–'
-                for g in groups]
-        rows.append(row)
-    return '### All runs (ours)\n\n' + _markdown(header, rows)
-
-
-def render_report(results: Dict[str, Result], source: str,
-                  select: str) -> str:
-    """The whole Markdown report of :func:`aggregate`'s results."""
-    if not results:
-        return 'No results found.\n'
-    picked = ('tools/test.py metrics where present, else '
-              if source == 'auto' else '')
-    if source == 'test':
-        picked = 'tools/test.py metrics'
-    else:
-        picked += ('the last validation' if select == 'last' else
-                   'the best validation epoch (optimistic)')
-    blocks = [f'Results: {picked}; runs of one config are averaged '
-              '(mean ± sample std) when configured alike (other options: '
-              'a row of their own, `config [k=v]`); one checkpoint counts '
-              'once.']
-    plain = {k: r for k, r in results.items() if not r.overrides}
-    blocks += render_table1(plain)
-    blocks += render_table2(plain)
-    blocks += render_table3(plain)
-    blocks.append(render_details(results))
-    return '\n\n'.join(blocks) + '\n'
-
-
-# --------------------------------------------------------------------------
-# A few generated sentences: one method against its baseline and peers.
-# --------------------------------------------------------------------------
+                        for k, v in data.get('measured', {}).items())
+    return (_markdown(header, rows) +
+            f'\n\nHow measured: device {data["device"]}, torch '
+            f'{data["torch"]}' + (f'; {details}' if details else '') +
+            f'; file: [`{osp.basename(path)}`]({_link(path, readme_dir)}).')
 
 
 def _compare_word(gap: float, spread: float) -> str:
@@ -721,28 +401,29 @@ def comparison_summary(results_dir: str,
     Raises:
         ValueError: when a named config has no results in the suite.
     """
-    results, _ = dedupe_by_checkpoint(load_run_results(results_dir, suite))
+    results, _, link = _suite_results(results_dir, suite, readme_dir)
     rows = {stem: runs for (stem, variant), runs in
             group_results(results).items() if variant is None}
-    missing = [s for s in (method, baseline, *peers) if s not in rows]
+    named = (method, baseline, *peers)
+    missing = [s for s in named if s not in rows]
     if missing:
         raise ValueError(f'summary of suite {suite!r}: no results for '
                          f'{missing} (configs with results: '
                          f'{sorted(rows)}).')
 
-    def stat(stem: str, metric: str) -> Stat:
-        return Stat([v for v in (metric_value(r.data['metrics'], metric)
-                                 for r in rows[stem]) if v is not None])
-
     def label(stem: str) -> str:
         return row_label(stem, None)
 
-    ours = stat(method, 'top1')
+    def means(metric: str, stem: str = method) -> Tuple[Stat, Stat, float]:
+        """(``method``'s stat, ``stem``'s, and the difference of the means
+        as printed, 2 decimals each)."""
+        ours, theirs = metric_stat(rows[method], metric), metric_stat(
+            rows[stem], metric)
+        return ours, theirs, round(ours.mean, 2) - round(theirs.mean, 2)
+
     parts = []
-    for i, other in enumerate((baseline, *peers)):
-        theirs = stat(other, 'top1')
-        # the difference of the means as printed (2 decimals each)
-        gap = round(ours.mean, 2) - round(theirs.mean, 2)
+    for other in (baseline, *peers):
+        ours, theirs, gap = means('top1', other)
         word = _compare_word(gap, max(ours.std, theirs.std))
         parts.append(f'**{word}** {label(other)} ({theirs.mean:.2f}, '
                      f'{gap:+.2f})')
@@ -750,26 +431,225 @@ def comparison_summary(results_dir: str,
         compared = ', '.join(parts[:-1]) + ' and ' + parts[-1]
     else:
         compared = ' and '.join(parts)
-    measured = [r.data['measured'] for stem in (method, baseline, *peers)
-                for r in rows[stem]]
+    measured = [r.data['measured'] for stem in named for r in rows[stem]]
     data = ' / '.join(_unique(m.get('data') for m in measured))
     epochs = ' / '.join(str(e) for e in _unique(m.get('epochs')
                                                 for m in measured))
-    seeds = sorted({len(rows[s]) for s in (method, baseline, *peers)})
-    seeds_text = ' / '.join(str(n) for n in seeds)
-    folder = osp.join(results_dir, suite)
-    link = _rel(folder, readme_dir) if readme_dir else folder
+    seeds = ' / '.join(str(n) for n in sorted({len(rows[s]) for s in named}))
     first = (f'- **Does it work?** On {data} ({epochs} epochs, mean top-1 '
-             f'of {seeds_text} seeds, [files]({link}/)), {label(method)} '
-             f'reaches {ours.mean:.2f}: {compared}.')
-    few, few_base = stat(method, 'few'), stat(baseline, 'few')
-    many, many_base = stat(method, 'many'), stat(baseline, 'many')
-    many_gap = round(many.mean, 2) - round(many_base.mean, 2)
+             f'of {seeds} seeds, [files]({link}/)), {label(method)} '
+             f'reaches {metric_stat(rows[method], "top1").mean:.2f}: '
+             f'{compared}.')
+    few, few_base, few_gap = means('few', baseline)
+    many, many_base, many_gap = means('many', baseline)
     head = ('**loses** {:.2f} points'.format(-many_gap) if many_gap < 0
             else 'gains {:.2f} points'.format(many_gap))
     second = (f'- **Where:** on the Few classes {few.mean:.2f} against '
               f'{few_base.mean:.2f} for {label(baseline)} '
-              f'({round(few.mean, 2) - round(few_base.mean, 2):+.2f}); on the '
-              'Many classes it '
+              f'({few_gap:+.2f}); on the Many classes it '
               f'{head} ({many.mean:.2f} against {many_base.mean:.2f}).')
     return first + '\n' + second
+
+
+# --------------------------------------------------------------------------
+# The paper's layout: Tables 1-3, ours / paper in each cell.
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class PaperRow:
+    """The results of one config name with one set of options: per column
+    of the paper's Tables 2-3 (groups, then ``overall``), the values."""
+    name: ConfigName
+    #: The variant, ``cfg_options`` and flags of these results; empty for
+    #: the config as it is (the only rows beside the paper's).
+    overrides: Tuple[str, ...] = ()
+    columns: Dict[str, Stat] = field(default_factory=dict)
+    num_runs: int = 0
+
+
+def _paper_columns(metrics: Dict[str, Optional[float]],
+                   columns: Sequence[str]) -> Dict[str, float]:
+    """Group accuracies by group name (``many``...) from keys like
+    ``group_accuracy/many``; plus ``overall`` = the top-1."""
+    known = {k: v for k, v in metrics.items()
+             if v is not None and not math.isnan(v)}
+    out = {}
+    for key, value in known.items():
+        group = key.rsplit('/', 1)[-1].lower()
+        if group in columns[:-1]:
+            out.setdefault(group, value)
+    top1 = top1_of(known)
+    if top1 is not None:
+        out['overall'] = top1
+    return out
+
+
+def paper_rows(results: Sequence[RunResult]) -> Dict[str, PaperRow]:
+    """Results averaged by config name and options.
+
+    Results of one config are averaged only when configured alike: a
+    variant, ``cfg_options`` or flags (an unfinished training) make a row
+    of their own, keyed ``<config> [k=v, ...]`` and kept out of the
+    paper's tables. Config names are taken with their aliases applied
+    (:func:`~mmghm.results.names.parse_config_name`); results whose name
+    does not follow the convention are left out.
+    """
+    columns = load_paper_tables().group_columns
+    rows: Dict[str, PaperRow] = {}
+    for res in results:
+        try:
+            name = parse_config_name(res.config_stem)
+        except ValueError:
+            continue
+        options = ((res.variant, ) if res.variant else ()) + tuple(
+            res.data['cfg_options']) + tuple(res.flags)
+        key = name.name + (f' [{", ".join(options)}]' if options else '')
+        row = rows.setdefault(key, PaperRow(name, options))
+        row.num_runs += 1
+        for column, value in _paper_columns(res.data['metrics'],
+                                            columns).items():
+            row.columns.setdefault(column, Stat()).values.append(value)
+    return rows
+
+
+def _cell(ours: Optional[Stat], paper: Optional[float]) -> str:
+    left = ours.format() if ours is not None else '–'
+    if ours is not None and ours.n > 1:
+        left += f' (n={ours.n})'
+    right = f'{paper:.2f}' if paper is not None else '–'
+    return f'{left} / {right}'
+
+
+def _method_order(methods: Iterable[str]) -> List[str]:
+    return sorted(set(methods), key=method_rank)
+
+
+def _table1(rows: Dict[str, PaperRow]) -> List[str]:
+    """Table 1 blocks: one per (data set, backbone, schedule) with rows."""
+    tables = load_paper_tables()
+    blocks = []
+    keys = sorted({(r.name.dataset, r.name.backbone, r.name.schedule)
+                   for r in rows.values()
+                   if r.name.dataset in tables.table1_datasets + tuple(
+                       PAPER_REFERENCE)
+                   and r.name.imbalance_factor is not None})
+    for dataset, backbone, schedule in keys:
+        ref = PAPER_REFERENCE.get(dataset, dataset)
+        ours = {(r.name.method, r.name.imbalance_factor): r
+                for r in rows.values()
+                if (r.name.dataset, r.name.backbone,
+                    r.name.schedule) == (dataset, backbone, schedule)}
+        ifs = {imb for _, imb in ours}
+        if ref == dataset:  # the paper's data: all of its columns
+            ifs |= set(tables.table1_ifs)
+        ifs = sorted(ifs, reverse=True)
+        lines = []
+        for method in _method_order({m for m, _ in ours} | set(tables.table1)):
+            cells = [method_label(method)]
+            for imb in ifs:
+                row = ours.get((method, imb))
+                cells.append(_cell(
+                    row.columns.get('overall') if row else None,
+                    paper_top1(PAPER_METHOD.get(method, method), ref, imb)))
+            lines.append(cells)
+        title = (f'### Table 1: {DATASET_NAMES.get(dataset, dataset)}, '
+                 f'{backbone}, {schedule} (top-1 %, ours / paper)')
+        note = ''
+        if ref != dataset or schedule != '200e':
+            note = ('\n\nPaper numbers: ResNet-32, 200 epochs on '
+                    f'{DATASET_NAMES[ref]}; ours differ in data or '
+                    'schedule, so compare methods within the ours column.')
+        blocks.append(title + '\n\n' +
+                      _markdown(['Method'] + [f'IF {i}' for i in ifs], lines)
+                      + note)
+    return blocks
+
+
+def _group_tables(rows: Dict[str, PaperRow], title: str, dataset: str,
+                  paper: Dict[str, Tuple[float, ...]],
+                  shown: Callable[[str], bool],
+                  opening: Callable[[str], bool]) -> List[str]:
+    """Blocks of a table by frequency group (the paper's Tables 2 and 3):
+    one per (backbone, schedule) of ``dataset`` with a row of a method
+    ``opening`` names; each holds the rows of the methods ``shown`` keeps
+    and ``paper``'s."""
+    columns = load_paper_tables().group_columns
+    mine = [r for r in rows.values() if r.name.dataset == dataset
+            and is_paper_data(dataset, r.name.imbalance_factor)]
+    blocks = []
+    for backbone, schedule in sorted({(r.name.backbone, r.name.schedule)
+                                      for r in mine
+                                      if opening(r.name.method)}):
+        ours = {r.name.method: r for r in mine
+                if (r.name.backbone, r.name.schedule) == (backbone, schedule)
+                and shown(r.name.method)}
+        lines = []
+        for method in _method_order(set(ours) | set(paper)):
+            row = ours.get(method)
+            paper_row = paper.get(PAPER_METHOD.get(method, method))
+            lines.append([method_label(method)] + [
+                _cell(row.columns.get(column) if row else None,
+                      paper_row[i] if paper_row else None)
+                for i, column in enumerate(columns)])
+        blocks.append(
+            f'### {title}, {backbone}, {schedule} (top-1 %, ours / paper)'
+            '\n\n' + _markdown(['Method'] + [c.capitalize() for c in columns],
+                               lines))
+    return blocks
+
+
+def _details(rows: Dict[str, PaperRow]) -> str:
+    """Every row with its top-1 and group accuracies (ours only)."""
+    columns = load_paper_tables().group_columns
+    groups = [g for g in columns[:-1]
+              if any(g in r.columns for r in rows.values())]
+    header = ['Config', 'Runs', 'Top-1'] + [g.capitalize() for g in groups]
+
+    def order(key: str) -> tuple:
+        n = rows[key].name
+        return (n.dataset, -(n.imbalance_factor or 0), n.backbone,
+                n.schedule, method_rank(n.method), key)
+
+    lines = []
+    for key in sorted(rows, key=order):
+        row = rows[key]
+        lines.append([f'`{key}`', str(row.num_runs),
+                      row.columns['overall'].format()] +
+                     [row.columns[g].format() if g in row.columns else '–'
+                      for g in groups])
+    return '### All runs (ours)\n\n' + _markdown(header, lines)
+
+
+def paper_layout(rows: Dict[str, PaperRow]) -> List[str]:
+    """Markdown blocks laid out like the paper's Tables 1-3, ours / the
+    paper's in each cell (rows without options only), then every row of
+    ours."""
+    tables = load_paper_tables()
+    plain = {k: r for k, r in rows.items() if not r.overrides}
+    blocks = _table1(plain)
+    for dataset, paper in tables.table2.items():
+        blocks += _group_tables(
+            plain, f'Table 2: {DATASET_NAMES[dataset]}', dataset, paper,
+            shown=lambda m, p=paper: m in p or m not in tables.table3,
+            opening=lambda m: True)
+    ablation = set(tables.table3) - set(tables.table2.get('imagenet-lt', {}))
+    blocks += _group_tables(
+        plain, 'Table 3: ablation on ImageNet-LT', 'imagenet-lt',
+        tables.table3, shown=lambda m: m in tables.table3,
+        opening=lambda m: m in ablation)
+    return blocks + [_details(rows)]
+
+
+def paper_table(results_dir: str, suite: str,
+                readme_dir: Optional[str] = None) -> str:
+    """The Markdown block of one suite in the paper's layout
+    (:func:`paper_layout`) + how measured."""
+    results, warnings, link = _suite_results(results_dir, suite, readme_dir)
+    if not results:
+        return _not_yet_run(link)
+    text = '\n\n'.join(paper_layout(paper_rows(results)))
+    text += ('\n\n' + how_measured(results) + ' Each cell: ours (mean ± '
+             "sample standard deviation over n seeds) / the paper's; files: "
+             f'[`{link}/`]({link}/).')
+    return text + _notes(warnings)

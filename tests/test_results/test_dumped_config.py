@@ -1,7 +1,7 @@
 """``collect_results.py export`` reads the config dumped in a work dir as
-data: a results folder must not run code (issue 20: a marker line in the
-dumped config ran). The attack is built here; MMEngine's own dump still
-reads exactly as ``Config.fromfile`` reads it."""
+data: a results folder must not run code (a line of the dumped config that
+writes a marker file never runs). The attack is built here; MMEngine's own
+dump still reads exactly as ``Config.fromfile`` reads it."""
 from pathlib import Path
 
 import pytest
@@ -9,7 +9,7 @@ from fake_runs import make_run
 from mmengine.config import Config
 
 from mmghm.results.cli import main
-from mmghm.results.files import DumpedConfigError, read_dumped_config
+from mmghm.results.export import DumpedConfigError, read_dumped_config
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 NAME = 'softmax_resnet32_30e_cifar10jpeg-lt-if100'

@@ -6,9 +6,9 @@ import pytest
 import torch
 from fake_runs import make_run, write_result
 
-from mmghm.results.files import (config_overrides, dedupe_by_checkpoint,
-                                 export_run, load_run_results, result_path,
-                                 validate_run_result)
+from mmghm.results.export import config_overrides, export_run
+from mmghm.results.files import (dedupe_by_checkpoint, load_run_results,
+                                 result_path, validate_run_result)
 from mmghm.results.files import write_result as write_result_file
 from mmghm.results.runs import Run, load_runs
 
@@ -103,6 +103,21 @@ def test_cfg_options_are_the_differences_that_matter():
                   custom_hooks=[dict(type='A')])
     assert config_overrides(original, dumped) == [
         'custom_hooks.0.type="A"', 'model.head.loss.gamma=0.4']
+
+
+def test_a_setting_the_dump_lacks_is_a_change_only_of_a_complete_dump():
+    """A list made shorter leaves its last entries out of the dump: a
+    change of a complete (Runner's) dump, recorded as null; a partial dump
+    says nothing of the keys it lacks."""
+    original = dict(custom_hooks=[dict(type='A'), dict(type='B')],
+                    train_cfg=dict(max_epochs=30))
+    dumped = dict(custom_hooks=[dict(type='A')])
+    assert config_overrides(original, dumped) == [
+        'custom_hooks.1.type=null', 'train_cfg.max_epochs=null']
+    assert config_overrides(original, dumped, dump_complete=False) == []
+    dumped['train_cfg'] = dict(max_epochs=4)
+    assert config_overrides(original, dumped, dump_complete=False) == [
+        'train_cfg.max_epochs=4']
 
 
 def _valid():

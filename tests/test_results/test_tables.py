@@ -1,4 +1,5 @@
-"""Markdown tables from result files and from work dirs."""
+"""Markdown tables of run results: from result files (README blocks) and
+from work dirs exported in memory (``collect_results.py tables``)."""
 import json
 import math
 from pathlib import Path
@@ -6,10 +7,12 @@ from pathlib import Path
 import pytest
 from fake_runs import make_run, row, write_result
 
+from mmghm.results.cli import find_config, main, report
+from mmghm.results.export import export_work_dirs
 from mmghm.results.readme import check_files, render_text, update_file
 from mmghm.results.runs import load_runs
-from mmghm.results.tables import (aggregate, benchmark_table,
-                                  config_folder_table, render_report,
+from mmghm.results.tables import (benchmark_table, comparison_summary,
+                                  config_folder_table, paper_rows,
                                   suite_table)
 
 SUITE = 'cifar10jpeg-lt-if100_30e_cpu'
@@ -166,9 +169,9 @@ def test_paper_layout_report_from_work_dirs(tmp_path):
              [('20240101_000000', [90], [41.0], groups)])
     make_run(tmp_path, 'scratch', 'my_experiment',
              [('20240101_000000', [1], [10.0], None)])
-    results, warnings = aggregate(load_runs([str(tmp_path)]))
+    results, warnings = export_work_dirs(load_runs([str(tmp_path)]))
     assert len(warnings) == 1 and 'does not follow' in warnings[0]
-    text = render_report(results, 'auto', 'last')
+    text = report(paper_rows(results), 'auto', 'last')
     t1 = '### Table 1: CIFAR-10-LT, resnet32, 200e'
     assert row(text, t1, 'Softmax') == [
         '– / 59.76', '70.00 ± 1.41 (n=2) / 71.74', '– / 86.69', '– / 93.00']
@@ -210,7 +213,6 @@ def test_comparison_summary_words_and_numbers_follow_the_files(results):
     56.05) and Balanced Softmax (two seeds): 'above' / 'below' / 'level
     with' by the larger seed spread; the Few gain and the Many drop
     against the baseline, all from the means as printed."""
-    from mmghm.results.tables import comparison_summary
     root, ghm_top1 = results
     ghm = 'ghm-cwap_resnet32_30e_cifar10jpeg-lt-if100'
     ce = 'softmax_resnet32_30e_cifar10jpeg-lt-if100'
@@ -267,6 +269,7 @@ def test_summary_block_is_rendered_and_checked(results, tmp_path):
 
 
 DEMO = 'ghm-cwap_resnet20_demo_digits-lt'
+REPO = str(Path(__file__).resolve().parents[2])
 
 
 def _dump(max_epochs):
@@ -276,64 +279,118 @@ def _dump(max_epochs):
             "work_dir = '/somewhere/else'\n".format(max_epochs))
 
 
-def test_tables_average_only_runs_configured_alike(tmp_path):
-    """The demo config run four times (issue: 30, 2, 4 and 4 epochs became
-    one row 36.06 ± 40.87): the 30-epoch run is the config's row; the
-    2-epoch run and the two 4-epoch runs are rows of their own, named by
-    the changed option; a run killed at epoch 10 of 30 is left out with a
-    warning, or shown as its own row with allow_unfinished."""
-    from mmghm.results.cli import find_config
-    from mmghm.results.tables import aggregate
-    repo = str(Path(__file__).resolve().parents[2])
-    make_run(tmp_path, 'full', DEMO, [('20240101_000000', [5, 30],
-                                       [90.0, 96.0], None)],
+def _demo_runs(root):
+    """The demo config run five times: 30 epochs as configured, 2 and twice
+    4 epochs by --cfg-options, and a run killed at epoch 10 of 30."""
+    make_run(root, 'full', DEMO, [('20240101_000000', [5, 30],
+                                   [90.0, 96.0], None)],
              config_text=_dump(30))
-    make_run(tmp_path, 'two', DEMO, [('20240101_000000', [2], [10.0], None)],
+    make_run(root, 'two', DEMO, [('20240101_000000', [2], [10.0], None)],
              config_text=_dump(2))
     for i, top1 in enumerate((20.0, 30.0)):
-        make_run(tmp_path, f'four{i}', DEMO,
+        make_run(root, f'four{i}', DEMO,
                  [('20240101_000000', [4], [top1], None)],
                  config_text=_dump(4))
-    make_run(tmp_path, 'killed', DEMO,
+    make_run(root, 'killed', DEMO,
              [('20240101_000000', [5, 10], [50.0, 60.0], None)],
              config_text=_dump(30))
-    runs = load_runs([str(tmp_path)])
+    runs = load_runs([str(root)])
     assert len(runs) == 5
+    return runs
 
-    def find(stem):
-        return find_config(stem, repo)
 
-    results, warnings = aggregate(runs, find_config=find)
-    assert sorted(results) == [
+def _find(stem):
+    return find_config(stem, REPO)
+
+
+def test_tables_average_only_runs_configured_alike(tmp_path):
+    """Runs of 30, 2, 4 and 4 epochs are not one row: the 30-epoch run is
+    the config's row; the 2-epoch run and the two 4-epoch runs are rows of
+    their own, named by the changed option; the killed run is left out
+    with a warning, or is a row of its own with allow_unfinished."""
+    runs = _demo_runs(tmp_path)
+    results, warnings = export_work_dirs(runs, find_config=_find)
+    rows = paper_rows(results)
+    assert sorted(rows) == [
         DEMO, f'{DEMO} [train_cfg.max_epochs=2]',
         f'{DEMO} [train_cfg.max_epochs=4]']
-    assert results[DEMO].columns['overall'].values == [96.0]
-    assert results[DEMO].overrides == ()
-    four = results[f'{DEMO} [train_cfg.max_epochs=4]']
+    assert rows[DEMO].columns['overall'].values == [96.0]
+    assert rows[DEMO].overrides == ()
+    four = rows[f'{DEMO} [train_cfg.max_epochs=4]']
     assert four.num_runs == 2
     assert sorted(four.columns['overall'].values) == [20.0, 30.0]
-    assert results[f'{DEMO} [train_cfg.max_epochs=2]'].columns[
+    assert rows[f'{DEMO} [train_cfg.max_epochs=2]'].columns[
         'overall'].values == [10.0]
-    killed = [w for w in warnings if 'killed' in w]
-    assert len(killed) == 1 and 'unfinished: its last validation is at ' \
-        'epoch 10 of 30' in killed[0]
-    assert sum('configured differently' in w for w in warnings) == 2
-    text = render_report(results, 'auto', 'last')
+    (killed, ) = warnings
+    assert 'killed: skipped, unfinished: its last validation is at epoch ' \
+        '10 of 30' in killed
+    text = report(rows, 'auto', 'last')
     assert f'| `{DEMO}` | 1 | 96.00 |' in text
     assert f'| `{DEMO} [train_cfg.max_epochs=4]` | 2 | 25.00 ± 7.07 |' in text
     # With allow_unfinished the killed run is a row of its own.
-    results, _ = aggregate(runs, find_config=find, allow_unfinished=True)
-    assert results[f'{DEMO} [unfinished: epoch 10 of 30]'].columns[
+    results, warnings = export_work_dirs(runs, find_config=_find,
+                                         allow_unfinished=True)
+    rows = paper_rows(results)
+    assert warnings == []
+    assert rows[f'{DEMO} [unfinished: epoch 10 of 30]'].columns[
         'overall'].values == [60.0]
-    assert results[DEMO].columns['overall'].values == [96.0]
+    assert rows[DEMO].columns['overall'].values == [96.0]
+
+
+def test_tables_command_warns_of_runs_kept_apart(tmp_path, capsys):
+    _demo_runs(tmp_path)
+    assert main(['tables', str(tmp_path)], root=REPO) == 0
+    out, err = capsys.readouterr()
+    assert f'| `{DEMO}` | 1 | 96.00 |' in out
+    warnings = err.splitlines()
+    assert sum('killed: skipped, unfinished' in w for w in warnings) == 1
+    apart = [w for w in warnings if 'configured differently' in w]
+    assert [w.split(': ')[1] for w in apart] == [
+        f'{DEMO} [train_cfg.max_epochs=4]', f'{DEMO} [train_cfg.max_epochs=2]']
+    assert main(['tables', str(tmp_path), '--allow-unfinished'],
+                root=REPO) == 0
+    out, err = capsys.readouterr()
+    assert f'| `{DEMO} [unfinished: epoch 10 of 30]` | 1 | 60.00 |' in out
+    assert err.count('configured differently') == 3
+    assert 'skipped' not in err
 
 
 def test_tables_refuse_a_dumped_config_that_is_not_data(tmp_path):
-    from mmghm.results.tables import aggregate
     make_run(tmp_path, 'evil', DEMO, [('20240101_000000', [30], [96.0],
                                        None)],
              config_text='import os\nos.system("touch marker")\n')
-    results, warnings = aggregate(load_runs([str(tmp_path)]))
-    assert results == {}
+    results, warnings = export_work_dirs(load_runs([str(tmp_path)]))
+    assert results == []
     assert len(warnings) == 1 and 'skipped' in warnings[0]
     assert not (tmp_path / 'marker').exists()
+
+
+def test_paper_block_lays_result_files_out_like_the_paper(results, tmp_path):
+    """The paper's layout is a block kind of the README renderer: the
+    result files' GHM-CWAP row beside the paper's CIFAR-10-LT IF 100 cell;
+    a variant is a row of its own, out of the paper's table."""
+    root, ghm_top1 = results
+    readme = root / 'README.md'
+    readme.write_text(f'<!-- results:paper suite={SUITE} -->\n'
+                      '<!-- /results -->\n')
+    repo = tmp_path / 'repo'
+    (repo / 'results').mkdir(parents=True)
+    (root / SUITE).rename(repo / 'results' / SUITE)
+    text, count = render_text(readme.read_text(), str(repo / 'README.md'),
+                              str(repo))
+    assert count == 1
+    t1 = '### Table 1: CIFAR-10-LT (JPEG copy), resnet32, 30e'
+    mean = sum(ghm_top1) / 3
+    assert row(text, t1, 'GHM-CWAP (R + A^AURA)') == [
+        f'{mean:.2f} ± {_std(ghm_top1):.2f} (n=3) / 75.39']
+    assert row(text, t1, 'Softmax') == ['56.05 / 71.74']
+    assert '70.00' not in text.split(t1)[1].split('###')[0]
+    assert row(text, '### All runs (ours)',
+               '`ghm-cwap_resnet32_30e_cifar10jpeg-lt-if100 [gamma0.4]`') == [
+                   '1', '70.00', '–', '–']
+    assert 'How measured: `tools/train.py`, 30 epochs' in text
+    assert f'files: [`results/{SUITE}/`](results/{SUITE}/)' in text
+    text, _ = render_text('<!-- results:paper suite=none -->\n'
+                          '<!-- /results -->\n', str(repo / 'README.md'),
+                          str(repo))
+    assert 'Not yet run' in text
