@@ -15,7 +15,8 @@ docs/*.md from ``results/`` (``--check``: exit 1 if any is stale)::
     python tools/analysis/collect_results.py readmes --check
 
 Print Tables 1-3 of the paper with ours beside the paper's numbers, from
-work dirs (the former default, still the default without a command)::
+work dirs exported in memory (nothing written; the default without a
+command)::
 
     python tools/analysis/collect_results.py tables work_dirs/ --out t.md
 """
