@@ -11,25 +11,44 @@ from mmghm.models.losses.ghm_cwap_loss import GHMCWAPLoss
 from mmghm.registry import HOOKS
 from mmghm.utils.checks import check_int
 
-__all__ = ['AURAHook', 'find_ghm_cwap_losses']
+__all__ = ['AURAHook', 'aura_due', 'find_ghm_cwap_losses', 'find_losses']
 
 #: Key under ``checkpoint['meta']``: every rank's running density at the
 #: moment of the checkpoint, ``{module name: (world_size, C, N) tensor}``.
 RANK_DENSITY_KEY = 'mmghm_aura_rank_density'
 
 
-def find_ghm_cwap_losses(model) -> List[GHMCWAPLoss]:
-    """Every :class:`GHMCWAPLoss` in ``model`` (unwrapped from DDP etc.)."""
-    return list(_named_losses(model).values())
-
-
-def _named_losses(model) -> Dict[str, GHMCWAPLoss]:
+def find_losses(model, types) -> Dict[str, torch.nn.Module]:
+    """``{module name: module}`` of every module of ``model`` (unwrapped
+    from DDP etc.) that is an instance of ``types`` (a class or a tuple of
+    classes, as for ``isinstance``), in module order."""
     if is_model_wrapper(model):
         model = model.module
     return {
         name: m
-        for name, m in model.named_modules() if isinstance(m, GHMCWAPLoss)
+        for name, m in model.named_modules() if isinstance(m, types)
     }
+
+
+def find_ghm_cwap_losses(model) -> List[GHMCWAPLoss]:
+    """Every :class:`GHMCWAPLoss` in ``model`` (unwrapped from DDP etc.)."""
+    return list(find_losses(model, GHMCWAPLoss).values())
+
+
+def aura_due(by_epoch: bool,
+             interval: int,
+             epochs_done: Optional[int] = None,
+             iters_done: Optional[int] = None) -> bool:
+    """Whether :class:`AURAHook` updates now.
+
+    Asked at the end of an epoch with ``epochs_done`` (the epochs finished,
+    this one included) and after an iteration with ``iters_done`` (the
+    iterations finished, this one included): by epochs (``by_epoch``) the
+    update is due after every ``interval``-th epoch, else after every
+    ``interval``-th iteration.
+    """
+    done = epochs_done if by_epoch else iters_done
+    return done is not None and done % interval == 0
 
 
 @HOOKS.register_module()
@@ -79,7 +98,7 @@ class AURAHook(Hook):
 
     def _find(self, runner: Runner) -> Dict[str, GHMCWAPLoss]:
         if self._losses is None:
-            self._losses = _named_losses(runner.model)
+            self._losses = find_losses(runner.model, GHMCWAPLoss)
         return self._losses
 
     def before_train(self, runner: Runner) -> None:
@@ -120,13 +139,14 @@ class AURAHook(Hook):
             ema = getattr(getattr(hook, 'ema_model', None), 'module', None)
             if ema is None:
                 continue
-            for name, copy_ in _named_losses(ema).items():
+            for name, copy_ in find_losses(ema, GHMCWAPLoss).items():
                 source = losses.get(name)
                 if source is not None and copy_ is not source:
                     copy_.load_state_dict(source.state_dict())
 
     def after_train_epoch(self, runner: Runner) -> None:
-        if self.by_epoch and self.every_n_epochs(runner, self.interval):
+        if aura_due(self.by_epoch, self.interval,
+                    epochs_done=runner.epoch + 1):
             self._update(runner)
         self._gather(runner)
 
@@ -135,8 +155,8 @@ class AURAHook(Hook):
                          batch_idx: int,
                          data_batch=None,
                          outputs=None) -> None:
-        if not self.by_epoch and self.every_n_train_iters(
-                runner, self.interval):
+        if aura_due(self.by_epoch, self.interval,
+                    iters_done=runner.iter + 1):
             self._update(runner)
         if any(self.every_n_train_iters(runner, k)
                for k in self._ckpt_iter_intervals) or (

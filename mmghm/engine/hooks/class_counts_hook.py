@@ -54,6 +54,39 @@ def _model_classes(model) -> List[tuple]:
     return found
 
 
+def apply_class_counts(model, counts: Sequence[int],
+                       metrics: Sequence = ()) -> None:
+    """Call ``set_class_counts(counts)`` on every metric and on every
+    module of the (unwrapped) model that has it: the work of
+    :class:`ClassCountsHook`, for training loops of one's own.
+
+    Args:
+        model: The model (a model wrapper is unwrapped), or None to give
+            the counts to the metrics only.
+        counts: Per-class training counts.
+        metrics: Evaluator metrics.
+
+    Raises:
+        ValueError: a module refuses the counts, naming it and where it is.
+    """
+    for metric in metrics:
+        if callable(getattr(metric, 'set_class_counts', None)):
+            metric.set_class_counts(counts)
+    if model is None:
+        return
+    if is_model_wrapper(model):
+        model = model.module
+    for name, module in model.named_modules():
+        if callable(getattr(module, 'set_class_counts', None)):
+            try:
+                module.set_class_counts(counts)
+            except ValueError as e:
+                raise ValueError(
+                    f'ClassCountsHook: the training set has {len(counts)} '
+                    f'classes, which does not fit {type(module).__name__} at '
+                    f'model.{name}: {e}') from e
+
+
 @HOOKS.register_module()
 class ClassCountsHook(Hook):
     """Give class-count losses and group metrics the training set's counts.
@@ -171,26 +204,9 @@ class ClassCountsHook(Hook):
         for metric in metrics:
             if callable(getattr(metric, 'set_work_dir', None)):
                 metric.set_work_dir(runner.work_dir)
-        counts = self.class_counts
-        if counts is None:
-            return
-        for metric in metrics:
-            if callable(getattr(metric, 'set_class_counts', None)):
-                metric.set_class_counts(counts)
-        if not with_model:
-            return
-        model = runner.model.module if is_model_wrapper(
-            runner.model) else runner.model
-        for name, module in model.named_modules():
-            if callable(getattr(module, 'set_class_counts', None)):
-                try:
-                    module.set_class_counts(counts)
-                except ValueError as e:
-                    raise ValueError(
-                        f'ClassCountsHook: the training set has '
-                        f'{len(counts)} classes, which does not fit '
-                        f'{type(module).__name__} at model.{name}: {e}'
-                    ) from e
+        if self.class_counts is not None:
+            apply_class_counts(runner.model if with_model else None,
+                               self.class_counts, metrics)
 
     # -- checkpoints --------------------------------------------------------
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:

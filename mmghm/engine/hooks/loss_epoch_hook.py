@@ -4,7 +4,24 @@ from mmengine.model import is_model_wrapper
 
 from mmghm.registry import HOOKS
 
-__all__ = ['LossEpochHook']
+__all__ = ['LossEpochHook', 'set_loss_epoch']
+
+
+def set_loss_epoch(model, epoch: int) -> None:
+    """Call ``set_epoch(epoch)`` on every module of the (unwrapped) model
+    that has it: the work of :class:`LossEpochHook`, for training loops of
+    one's own.
+
+    Args:
+        model: The model (a model wrapper is unwrapped).
+        epoch: The 0-based training epoch about to start.
+    """
+    if is_model_wrapper(model):
+        model = model.module
+    for module in model.modules():
+        set_epoch = getattr(module, 'set_epoch', None)
+        if callable(set_epoch):
+            set_epoch(epoch)
 
 
 @HOOKS.register_module()
@@ -22,11 +39,4 @@ class LossEpochHook(Hook):
     priority = 'NORMAL'
 
     def before_train_epoch(self, runner) -> None:
-        model = runner.model
-        if is_model_wrapper(model):
-            model = model.module
-        epoch = runner.epoch
-        for module in model.modules():
-            set_epoch = getattr(module, 'set_epoch', None)
-            if callable(set_epoch):
-                set_epoch(epoch)
+        set_loss_epoch(runner.model, runner.epoch)
