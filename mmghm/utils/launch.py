@@ -9,7 +9,7 @@ import inspect
 import os
 import os.path as osp
 import warnings
-from typing import Iterable, List, Optional, Tuple
+from typing import Iterable, List, Optional, Sequence, Tuple
 
 import torch
 from mmengine.config import Config, DictAction
@@ -71,12 +71,30 @@ def load_config(args: argparse.Namespace) -> Config:
             loader['pin_memory'] = False
         loader.setdefault('collate_fn', dict(type='default_collate'))
     if args.cfg_options is not None:
-        warn_unknown_keys(cfg, args.cfg_options)
-        check_option_types(cfg, args.cfg_options)
-        cfg.merge_from_dict(args.cfg_options)
+        apply_cfg_options(cfg, args.cfg_options)
     strict_loading(cfg, partial=getattr(args, 'partial_load', False))
     setup_distributed(cfg, args.launcher)
     return cfg
+
+
+def parse_cfg_options(items: Sequence[str]) -> dict:
+    """``['a.b=1', 'c=x,y']`` -> ``{'a.b': 1, 'c': ['x', 'y']}``: the
+    ``key=value`` items of ``--cfg-options``, parsed as the flag parses
+    them (MMEngine's ``DictAction``)."""
+    namespace = argparse.Namespace()
+    DictAction(option_strings=['--cfg-options'], dest='cfg_options')(
+        None, namespace, list(items))
+    return namespace.cfg_options
+
+
+def apply_cfg_options(cfg: Config, options: dict) -> None:
+    """Merge parsed ``--cfg-options`` into ``cfg``, as ``tools/train.py``
+    does: misspelt top-level keys warn (:func:`warn_unknown_keys`) and
+    values of the wrong type are refused (:func:`check_option_types`)
+    first."""
+    warn_unknown_keys(cfg, options)
+    check_option_types(cfg, options)
+    cfg.merge_from_dict(options)
 
 
 def strict_loading(cfg: Config, partial: bool = False) -> None:

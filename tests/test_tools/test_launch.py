@@ -6,7 +6,8 @@ import warnings
 
 import pytest
 
-from mmghm.utils.launch import (add_common_args, load_config, read_config,
+from mmghm.utils.launch import (add_common_args, apply_cfg_options,
+                                load_config, parse_cfg_options, read_config,
                                 unknown_top_level_keys)
 
 
@@ -69,3 +70,22 @@ def test_known_options_give_no_warning(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter('error', UserWarning)
         load_config(args)
+
+
+def test_parse_cfg_options_parses_as_the_flag_does():
+    assert parse_cfg_options(['a.b=1', 'c=x,y', 'd=[1,2]', 'e=0.5']) == {
+        'a.b': 1, 'c': ['x', 'y'], 'd': [1, 2], 'e': 0.5}
+    flag = parse(['c.py', '--cfg-options', 'a.b=1', 'c=x,y']).cfg_options
+    assert parse_cfg_options(['a.b=1', 'c=x,y']) == flag
+
+
+def test_apply_cfg_options_checks_warns_and_merges(tmp_path):
+    cfg = read_config(
+        write(tmp_path / 'c.py', 'train_cfg = dict(max_epochs=3)\n'))
+    with pytest.raises(ValueError, match='must be an integer'):
+        apply_cfg_options(cfg, parse_cfg_options(['train_cfg.max_epochs=x']))
+    assert cfg.train_cfg.max_epochs == 3  # nothing merged
+    with pytest.warns(UserWarning, match="did you mean 'train_cfg'"):
+        apply_cfg_options(cfg, parse_cfg_options(
+            ['trian_cfg.max_epochs=1', 'train_cfg.max_epochs=2']))
+    assert cfg.train_cfg.max_epochs == 2
