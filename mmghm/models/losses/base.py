@@ -42,7 +42,7 @@ from torch import Tensor
 from mmghm.utils.checks import check_int, check_number
 from .utils import check_cls_inputs, check_reduction
 
-__all__ = ['BaseClsLoss']
+__all__ = ['BaseClsLoss', 'module_graph_state']
 
 #: Keys of the losses that warned about a missing hook (warn once each).
 _WARNED: Set[str] = set()
@@ -367,6 +367,16 @@ class BaseClsLoss(nn.Module):
                                       strict, missing_keys, unexpected_keys,
                                       error_msgs)
 
+    def graph_state(self) -> tuple:
+        """What a training step captured in a CUDA graph bakes in of this
+        loss: the captured step stays valid while this stays equal (a
+        host-side switch that changes, or a buffer replaced instead of
+        updated in place, changes it). By default
+        :func:`module_graph_state`; a loss whose host state changes without
+        changing what a step computes returns less.
+        """
+        return module_graph_state(self)
+
     def _describe_shapes(self) -> str:
         """The arguments that set the buffers' shapes, for error messages."""
         num_classes = getattr(self, 'num_classes', None)
@@ -387,3 +397,17 @@ def _autocast_off(device_type: str):
         return nullcontext()
     return torch.autocast(device_type, enabled=False) if enabled \
         else nullcontext()
+
+
+def module_graph_state(module: nn.Module) -> tuple:
+    """The host-side state of a module that a captured (CUDA graph) step
+    would bake in, as far as it shows from outside: its plain attributes
+    (bools, numbers, strings, None), sorted by name, and the address of each
+    of its own buffers.
+    """
+    items = [(key, value) for key, value in sorted(vars(module).items())
+             if isinstance(value, (bool, int, float, str, type(None)))]
+    items += [(name, buf.data_ptr())
+              for name, buf in module.named_buffers(recurse=False)
+              if buf is not None]
+    return tuple(items)

@@ -147,6 +147,11 @@ class LDAMLoss(ClassCountsMixin, BaseClsLoss):
         return self.drw_start_epoch is not None and \
             self._epoch >= self.drw_start_epoch
 
+    def graph_state(self) -> tuple:
+        """The DRW switch only: the epoch changes nothing else a step
+        computes (see :meth:`BaseClsLoss.graph_state`)."""
+        return ('drw', bool(self.drw_active))
+
     def _class_weight(self, dtype: torch.dtype) -> Optional[Tensor]:
         return self.drw_weight.to(dtype) if self.drw_active else None
 
