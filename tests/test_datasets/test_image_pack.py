@@ -1,4 +1,4 @@
-"""Image packs (mmghm.datasets.image_pack, tools/analysis/pack_cifar_lt.py).
+"""Image packs (mmghm.engine.fast_train.image_pack, pack_cifar_lt.py).
 
 A pack holds exactly the images a config selects, and decoding it gives
 the pixels LoadImageFromFile reads from the files; the harness reads a pack
@@ -17,8 +17,8 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
 import mmghm  # noqa: F401
-from mmghm.datasets import image_pack as ip
 from mmghm.engine import fast_train as ft
+from mmghm.engine.fast_train import image_pack as ip
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / 'configs/ghm_cwap' / \

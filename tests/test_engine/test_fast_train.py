@@ -6,8 +6,11 @@
   update, DRW switch, warm-up per iteration).
 - The device augmentation equals MMPretrain's RandomCrop + RandomFlip.
 - A CPU smoke run (1 epoch, 2 methods, real digits) writes result files in
-  the mmghm.run_result/1 schema; sweeps run on a validation split carved
-  from the training set, never on the test set.
+  the mmghm.run_result/1 schema, where mmghm.results reads them; sweeps run
+  on a validation split carved from the training set, never on the test
+  set.
+- Configs are loaded as tools/train.py loads them (mmghm.utils.launch), and
+  the hooks whose work the harness does are looked up in the registry.
 
 Synthetic JPEG folders (CustomDataset's layout) stand in for CIFAR-10 so
 that nothing here needs ../shared/data.
@@ -24,6 +27,7 @@ from mmengine.hooks import Hook
 
 import mmghm  # noqa: F401
 from mmghm.engine import fast_train as ft
+from mmghm.results import RUN_SCHEMA, load_run_results, result_path
 
 ROOT = Path(__file__).resolve().parents[2]
 JPEG_30E = {
@@ -258,15 +262,21 @@ def test_stratified_split_holds_out_per_class():
 def test_expand_sweep_grid():
     grid = ft.expand_sweep(['alpha=0.5,0.9', 'N=10,30'])
     assert grid == [
-        ('alpha0.5-N10', ['model.head.loss.alpha=0.5',
+        ('alpha0.5-n10', ['model.head.loss.alpha=0.5',
                           'model.head.loss.num_bins=10']),
-        ('alpha0.5-N30', ['model.head.loss.alpha=0.5',
+        ('alpha0.5-n30', ['model.head.loss.alpha=0.5',
                           'model.head.loss.num_bins=30']),
-        ('alpha0.9-N10', ['model.head.loss.alpha=0.9',
+        ('alpha0.9-n10', ['model.head.loss.alpha=0.9',
                           'model.head.loss.num_bins=10']),
-        ('alpha0.9-N30', ['model.head.loss.alpha=0.9',
+        ('alpha0.9-n30', ['model.head.loss.alpha=0.9',
                           'model.head.loss.num_bins=30']),
     ]
+    # variant names are result-file names (lower case, '-' for '_')
+    assert [name for name, _ in ft.expand_sweep(
+        ['model.head.loss.num_bins=10'])] == ['num-bins10']
+    for name, _ in grid:
+        assert result_path('r', 's', 'c.py', name, 0) == \
+            f'r/s/c@{name}/seed0.json'
     with pytest.raises(ValueError, match='KEY=V1'):
         ft.expand_sweep(['alpha'])
     with pytest.raises(ValueError, match='not a number'):
@@ -278,7 +288,56 @@ def test_unknown_custom_hook_is_refused():
     cfg = Config(dict(custom_hooks=[dict(type='mmghm.ClassCountsHook'),
                                     dict(type='EMAHook')]))
     with pytest.raises(ValueError, match='EMAHook'):
-        ft._hook_plan(cfg)
+        ft.hook_plan(cfg)
+
+
+def test_hook_plan_looks_hooks_up_in_the_registry():
+    from mmengine.config import Config
+
+    from mmghm.engine.hooks import AURAHook, LossEpochHook
+    cfg = Config(dict(default_scope='mmpretrain', custom_hooks=[
+        dict(type='mmghm.AURAHook', by_epoch=False, interval=3),
+        dict(type=LossEpochHook), dict(type='mmghm.GradHistVisHook')]))
+    plan = ft.hook_plan(cfg)
+    # the config's AURAHook itself, with its arguments
+    assert type(plan.aura) is AURAHook
+    assert (plan.aura.by_epoch, plan.aura.interval) == (False, 3)
+    assert plan.loss_epoch and not plan.class_counts
+    assert not plan.exact_resume
+
+    class RenamedAURAHook(AURAHook):
+        """A subclass may do other work than the hook it extends."""
+
+    with pytest.raises(ValueError, match='RenamedAURAHook'):
+        ft.hook_plan(Config(dict(custom_hooks=[dict(type=RenamedAURAHook)])))
+    with pytest.raises(ValueError, match='not registered'):
+        ft.hook_plan(Config(dict(custom_hooks=[dict(type='NoSuchHook')])))
+
+
+def test_load_run_config_checks_options_as_tools_train_does():
+    config = str(ROOT / DIGITS['softmax'])
+    spec = ft.RunSpec(config, cfg_options=['trian_cfg.max_epochs=1'])
+    with pytest.warns(UserWarning, match="did you mean 'train_cfg'"):
+        ft.load_run_config(spec)
+    spec = ft.RunSpec(config, cfg_options=['train_cfg.max_epochs=abc'])
+    with pytest.raises(ValueError, match='must be an integer'):
+        ft.load_run_config(spec)
+    cfg = ft.load_run_config(ft.RunSpec(
+        config, seed=3, cfg_options=['model.head.num_classes=10',
+                                     'optim_wrapper.optimizer.lr=0.5']), 2)
+    assert cfg.optim_wrapper.optimizer.lr == 0.5
+    assert cfg.randomness.seed == 3 and cfg.train_cfg.max_epochs == 2
+
+
+def test_ldam_graph_state_changes_only_at_the_drw_switch():
+    from mmghm.models.losses import LDAMLoss
+    loss = LDAMLoss(num_classes=3, class_counts=[5, 3, 1],
+                    drw_start_epoch=2)
+    states = []
+    for epoch in range(4):
+        loss.set_epoch(epoch)
+        states.append(loss.graph_state())
+    assert states[0] == states[1] != states[2] == states[3]
 
 
 def test_sweep_needs_a_validation_split():
@@ -367,7 +426,7 @@ def test_sweep_on_a_validation_split_never_reads_the_test_set(
         seen.append(with_test)
         return real(cfg, device, pack_path, with_test)
 
-    monkeypatch.setattr(ft, 'load_image_sets', spy)
+    monkeypatch.setattr(ft.cli, 'load_image_sets', spy)
     records = ft.main([
         str(ROOT / DIGITS['ghm-cwap']), '--val-split', '0.25', '--sweep',
         'alpha=0.5,0.9', '--epochs', '1', '--device', 'cpu', '--out-dir',
@@ -378,8 +437,8 @@ def test_sweep_on_a_validation_split_never_reads_the_test_set(
     assert [r['cfg_options'] for r in records] == [
         ['model.head.loss.alpha=0.5'], ['model.head.loss.alpha=0.9']]
     folders = sorted(p.parent.name for p in tmp_path.rglob('seed0.json'))
-    assert folders == ['ghm-cwap_resnet20_demo_digits-lt+alpha0.5',
-                       'ghm-cwap_resnet20_demo_digits-lt+alpha0.9']
+    assert folders == ['ghm-cwap_resnet20_demo_digits-lt@alpha0.5',
+                       'ghm-cwap_resnet20_demo_digits-lt@alpha0.9']
     assert all(p.parts[-3] == 'digits-lt_1e_cpu_val'
                for p in tmp_path.rglob('seed0.json'))
     rec = records[0]
@@ -390,6 +449,32 @@ def test_sweep_on_a_validation_split_never_reads_the_test_set(
     assert rec['per_class']['train_counts'] == [
         n - h for n, h in zip(full, held)]
     assert f'{sum(held)} evaluated' in rec['measured']['data']
+
+
+def test_sweep_results_load_with_mmghm_results(tmp_path):
+    records = ft.main([
+        str(ROOT / DIGITS['ghm-cwap']), '--val-split', '0.25', '--sweep',
+        'gamma=0.4,0.8', '--epochs', '1', '--max-train', '120', '--device',
+        'cpu', '--out-dir', str(tmp_path)
+    ], log=lambda s: None)
+    results = load_run_results(str(tmp_path))
+    stem = 'ghm-cwap_resnet20_demo_digits-lt'
+    assert [r.key for r in results] == [(stem, 'gamma0.4'),
+                                        (stem, 'gamma0.8')]
+    assert {r.suite for r in results} == {'digits-lt_1e_cpu_val_subset'}
+    assert [r.data for r in results] == records
+    assert all(r.data['schema'] == RUN_SCHEMA for r in results)
+
+
+def test_a_variant_no_result_file_can_have_stops_before_training(tmp_path):
+    with pytest.raises(SystemExit, match='no result file can be written.*'
+                       'alphaHigh'):
+        ft.main([
+            str(ROOT / DIGITS['ghm-cwap']), '--val-split', '0.25', '--sweep',
+            'model.head.loss.alpha=High', '--device', 'cpu', '--out-dir',
+            str(tmp_path)
+        ], log=lambda s: None)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_runner_path_comparison_runs_both_paths():

@@ -4,8 +4,9 @@ For device runs that cannot carry the whole image folder: only the
 training subset the config selects (e.g. CIFAR-10-LT, IF 100: 12,406 of
 50,000 images) and the test set are stored, as their original JPEG bytes
 with offsets, labels and relative paths, plus a checksum of the decoded
-pixels (see :mod:`mmghm.datasets.image_pack`). The harness reads it with
-``--pack`` and decodes it exactly as ``LoadImageFromFile`` decodes the files.
+pixels (see :mod:`mmghm.engine.fast_train.image_pack`). The harness reads
+it with ``--pack`` and decodes it exactly as ``LoadImageFromFile`` decodes
+the files.
 
     python tools/analysis/pack_cifar_lt.py \\
         configs/ghm_cwap/ghm-cwap_resnet32_200e_cifar10jpeg-lt-if100.py \\
@@ -26,7 +27,8 @@ import sys
 from mmengine.config import Config, DictAction
 
 import mmghm  # noqa: F401  (registers modules)
-from mmghm.datasets.image_pack import pack_from_config, set_data_root
+from mmghm.engine.fast_train.image_pack import (pack_from_config,
+                                                set_data_root)
 from mmghm.datasets.utils import prepare_cifar10_jpeg
 
 

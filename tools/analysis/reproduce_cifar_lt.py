@@ -7,9 +7,11 @@ pipeline's RandomCrop with zero padding and RandomFlip), the schedule,
 sampler order and hooks' work (class counts, ``set_epoch``, AURA updates)
 are the config's, and the config's evaluator (Accuracy, GroupAccuracy)
 scores the last epoch. One result file per run:
-``<out-dir>/<suite>/<config-stem>[+<variant>]/seed<k>.json``
-(``mmghm.run_result/1``). On CUDA the runs train side by side on their own
-streams, each step captured in a CUDA graph where the loss allows it.
+``<out-dir>/<suite>/<config-stem>[@<variant>]/seed<k>.json``
+(``mmghm.run_result/1``, written through :mod:`mmghm.results`). On CUDA
+the runs train side by side on their own streams, each step captured in a
+CUDA graph where the loss allows it. ``python -m mmghm.engine.fast_train``
+takes the same arguments.
 
     # CPU smoke run: 1 epoch, small subsets
     python tools/analysis/reproduce_cifar_lt.py \\
