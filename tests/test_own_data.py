@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-# separate processes: left out of CI's shuffled pass (tests/conftest.py)
+# separate processes (tests/conftest.py: -m "not subprocess" leaves them out)
 pytestmark = pytest.mark.subprocess
 
 REPO = Path(__file__).resolve().parents[1]

@@ -12,7 +12,7 @@ import torch.multiprocessing as mp
 
 from mmghm.datasets import long_tailed_counts
 
-# separate processes: left out of CI's shuffled pass (tests/conftest.py)
+# separate processes (tests/conftest.py: -m "not subprocess" leaves them out)
 pytestmark = pytest.mark.subprocess
 
 LENGTH, EPOCHS = 12407, (0, 3)  # an odd epoch: rank 1 gets a padded index

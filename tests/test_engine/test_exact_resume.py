@@ -18,7 +18,7 @@ import torch
 
 import mmghm  # noqa: F401  (allow-lists MMEngine's checkpoint contents)
 
-# separate processes: left out of CI's shuffled pass (tests/conftest.py)
+# separate processes (tests/conftest.py: -m "not subprocess" leaves them out)
 pytestmark = pytest.mark.subprocess
 
 ROOT = Path(__file__).resolve().parents[2]

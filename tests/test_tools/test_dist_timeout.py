@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-# separate processes: left out of CI's shuffled pass (tests/conftest.py)
+# separate processes (tests/conftest.py: -m "not subprocess" leaves them out)
 pytestmark = pytest.mark.subprocess
 
 ROOT = Path(__file__).resolve().parents[2]

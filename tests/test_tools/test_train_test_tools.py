@@ -22,7 +22,7 @@ from mmengine.utils import digit_version
 
 import mmghm  # noqa: F401  (lets torch.load read MMEngine's checkpoints)
 
-# separate processes: left out of CI's shuffled pass (tests/conftest.py)
+# separate processes (tests/conftest.py: -m "not subprocess" leaves them out)
 pytestmark = pytest.mark.subprocess
 
 ROOT = Path(__file__).resolve().parents[2]
