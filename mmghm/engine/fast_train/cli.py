@@ -160,7 +160,6 @@ def main(argv: Optional[Sequence[str]] = None,
     """
     t_main = time.perf_counter()
     args = build_parser().parse_args(argv)
-    import mmghm  # noqa: F401  (registers modules)
     if args.threads:
         torch.set_num_threads(args.threads)
     options = options_from_args(args)
