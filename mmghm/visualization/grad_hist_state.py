@@ -32,7 +32,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 __all__ = [
-    'find_loss_key', 'loss_buffer',
+    'find_loss_key', 'loss_buffer', 'loss_config',
     'CHECKPOINT_KEY', 'GradHistState', 'rebin', 'aura_edges',
     'load_grad_hist', 'state_from_checkpoint', 'find_dumps', 'fig2_data',
     'select_classes'
@@ -333,6 +333,18 @@ def loss_buffer(state_dict: dict, loss_key: str, name: str):
     return None
 
 
+def loss_config(state_dict: dict, loss_key: str) -> Optional[dict]:
+    """The configuration the loss at ``loss_key`` (also under a wrapper's
+    ``module.``) was saved with (:func:`~mmghm.models.losses.ghm_cwap_loss.
+    saved_config`), or None when the checkpoint predates it."""
+    from mmghm.models.losses.ghm_cwap_loss import saved_config
+    for prefix in (f'{loss_key}.', f'module.{loss_key}.'):
+        config = saved_config(state_dict, prefix)
+        if config is not None:
+            return config
+    return None
+
+
 def state_from_checkpoint(checkpoint: Union[str, dict],
                           loss_key: Optional[str] = None,
                           approx: bool = False) -> GradHistState:
@@ -383,10 +395,9 @@ def state_from_checkpoint(checkpoint: Union[str, dict],
         if hook_state.get('fine_ref') is not None:
             fine = hook_state['fine_ref'].double().numpy()
         adaptive = hook_state.get('adaptive')
-    config = buf('config')
+    config = loss_config(state_dict, loss_key)
     if adaptive is None and config is not None:
-        from mmghm.models.losses.ghm_cwap_loss import CONFIG_FIELDS
-        adaptive = bool(config[CONFIG_FIELDS.index('adaptive')])
+        adaptive = config['adaptive']
     # Reference bins: the loss's own record (NaN rows: unknown), else the
     # record of an older GradHistVisHook, else what uniform edges imply.
     if own_ref_edges is not None:

@@ -22,9 +22,9 @@ import sys
 
 import mmghm  # noqa: F401  (registers the modules)
 from mmghm.models.losses.ghm_cwap_functional import effective_size
-from mmghm.models.losses.ghm_cwap_loss import _decode_config
 from mmghm.utils.checkpoint import load_checkpoint_file
-from mmghm.visualization.grad_hist_state import find_loss_key, loss_buffer
+from mmghm.visualization.grad_hist_state import (find_loss_key, loss_buffer,
+                                                 loss_config)
 
 
 def parse_args(argv=None):
@@ -56,12 +56,11 @@ def study(checkpoint: dict, loss_key=None) -> dict:
     """
     state = checkpoint.get('state_dict', checkpoint)
     prefix = find_loss_key(state, loss_key)
-    saved_config = loss_buffer(state, prefix, 'config')
-    if saved_config is None:
-        raise ValueError(f'the loss {prefix!r} has no "config" buffer '
+    config = loss_config(state, prefix)
+    if config is None:
+        raise ValueError(f'the loss {prefix!r} has no saved configuration '
                          '(checkpoints of mmghm before it): alpha and gamma '
                          'are unknown.')
-    config = _decode_config(saved_config)
     counts = checkpoint.get('meta', {}).get('mmghm_class_counts')
     if counts is None:
         raise ValueError('the checkpoint has no meta["mmghm_class_counts"] '

@@ -43,21 +43,29 @@ from . import ghm_cwap_functional as gf
 from .base import BaseClsLoss
 from .utils import keep_for_backward
 
-__all__ = ['GHMCWAPLoss', 'GHMCWAPBatch', 'AURAUpdate']
+__all__ = ['GHMCWAPLoss', 'GHMCWAPBatch', 'AURAUpdate', 'saved_config']
 
 #: Constructor arguments that define what the state means, in the order of
 #: the ``config`` buffer (saved with the state, checked when it is loaded).
 CONFIG_FIELDS = ('num_classes', 'num_bins', 'alpha', 'gamma', 'intra',
                  'intra_weight', 'inter', 'adaptive', 'background_index',
                  'margin', 'start_epoch')
+#: The layouts of the ``config`` buffer by length: version 1 saved the first
+#: 9 fields (before ``margin`` and ``start_epoch``), version 2 all 11. A
+#: field added later is appended, so the length names the layout.
+_VECTOR_FIELDS = {9: CONFIG_FIELDS[:9], 11: CONFIG_FIELDS}
+#: What a field added later means in a checkpoint saved before it existed.
+_BEFORE_ITS_TIME = {'margin': 'one_sided', 'start_epoch': 0}
 _INTRA_WEIGHTS = ('tempered', 'paper')
 _MARGINS = ('one_sided', 'two_sided')
 
 
 def _encode_config(config: dict) -> Tensor:
-    """The configuration as a float64 vector (a tensor, so that a state
-    dict holds tensors only): ``intra_weight`` by its index in
-    ('tempered', 'paper'), booleans as 0/1, no background as -1."""
+    """The configuration as a float64 vector: a tensor, because MMEngine
+    handles every state-dict value as one (its distributed Runner
+    broadcasts each, ``EMAHook(update_buffers=True)`` copies each).
+    ``intra_weight`` and ``margin`` by their index, booleans as 0/1, no
+    background as -1."""
     values = []
     for name in CONFIG_FIELDS:
         value = config[name]
@@ -71,9 +79,19 @@ def _encode_config(config: dict) -> Tensor:
     return torch.tensor(values, dtype=torch.float64)
 
 
-def _decode_config(vector: Tensor) -> dict:
-    config = {}
-    for name, value in zip(CONFIG_FIELDS, vector.tolist()):
+def _decode_config(vector) -> dict:
+    """The configuration a ``config`` vector of any version encodes, every
+    field of :data:`CONFIG_FIELDS` (fields the version did not have yet
+    get the value that version meant)."""
+    if not torch.is_tensor(vector) or vector.dim() != 1 or \
+            vector.numel() not in _VECTOR_FIELDS:
+        raise ValueError(
+            "the checkpoint's 'config' is a "
+            f'{type(vector).__name__} of shape '
+            f'{tuple(getattr(vector, "shape", ()))}; mmghm saves it as a '
+            'vector of 9 (version 1) or 11 (version 2) values.')
+    config = dict(_BEFORE_ITS_TIME)
+    for name, value in zip(_VECTOR_FIELDS[vector.numel()], vector.tolist()):
         if name == 'intra_weight':
             value = _INTRA_WEIGHTS[int(value)] if value in (0, 1) else value
         elif name == 'margin':
@@ -86,6 +104,27 @@ def _decode_config(vector: Tensor) -> dict:
             value = None if value < 0 else int(value)
         config[name] = value
     return config
+
+
+def saved_config(state_dict: dict, prefix: str = '') -> Optional[dict]:
+    """The configuration a GHMCWAPLoss in ``state_dict`` was saved with:
+    the one reader of its ``config`` buffer, for every version's layout.
+
+    Args:
+        state_dict: A state dict (e.g. a checkpoint's ``'state_dict'``).
+        prefix: The loss's module path with a trailing dot
+            (``'head.loss_module.'``), or '' for the loss's own state dict.
+
+    Returns:
+        dict | None: Every field of :data:`CONFIG_FIELDS`; None when the
+        state dict holds no ``config`` (versions before it).
+
+    Raises:
+        ValueError: The ``config`` is of a layout mmghm never saved.
+    """
+    if prefix + 'config' not in state_dict:
+        return None
+    return _decode_config(state_dict[prefix + 'config'])
 
 
 class GHMCWAPBatch(NamedTuple):
@@ -143,11 +182,14 @@ class GHMCWAPLoss(BaseClsLoss):
     - ``ref_edges`` (C, N+1) float32: the bins ``ref_density`` was counted
       in (NaN rows: unknown, from a checkpoint of an older version).
     - ``num_updates``: number of :meth:`update` calls so far.
-    - ``config`` (9,) float64: the arguments that give the state its
-      meaning (:data:`CONFIG_FIELDS`). Loading a checkpoint into a loss
-      configured differently raises an error naming each field and both
-      values (MMEngine's ``load_from`` and ``--resume`` included); older
-      checkpoints without it are checked by their buffers' shapes.
+    - ``config`` (11,) float64: the arguments that give the state its
+      meaning (:data:`CONFIG_FIELDS`), read by :func:`saved_config`.
+      Loading a checkpoint into a loss configured differently raises an
+      error naming each field and both values (MMEngine's ``load_from``
+      and ``--resume`` included). Checkpoints of older versions load too:
+      the 9 values of version 1 (before ``margin`` and ``start_epoch``)
+      are checked alike, and checkpoints before ``config`` by their
+      buffers' shapes.
 
     The forward never synchronises with the device on CUDA and does not
     branch on the state in Python, so a CUDA graph or a
@@ -461,13 +503,10 @@ class GHMCWAPLoss(BaseClsLoss):
     def _describe_shapes(self) -> str:
         return f'num_classes={self.num_classes}, num_bins={self.num_bins}'
 
-    def _check_saved_config(self, saved: Tensor, where: str) -> None:
-        if not torch.is_tensor(saved) or saved.shape != self.config.shape:
-            return  # another version's layout: the shape check reports it
-        config = _decode_config(saved)
+    def _check_saved_config(self, config: dict, where: str) -> None:
         mine = self._config()
         diffs = [(k, config[k], mine[k]) for k in CONFIG_FIELDS
-                 if k in config and config[k] != mine[k]]
+                 if config[k] != mine[k]]
         if diffs:
             listed = '; '.join(f'{k}: checkpoint {a!r}, this loss {b!r}'
                                for k, a, b in diffs)
@@ -481,10 +520,20 @@ class GHMCWAPLoss(BaseClsLoss):
     def _load_from_state_dict(self, state_dict, prefix, local_metadata,
                               strict, missing_keys, unexpected_keys,
                               error_msgs):
+        where = prefix[:-1] or '<root>'
         config_key = prefix + 'config'
-        if config_key in state_dict:
-            self._check_saved_config(state_dict[config_key],
-                                     prefix[:-1] or '<root>')
+        # Checked before any buffer is touched.
+        try:
+            saved = saved_config(state_dict, prefix)
+        except ValueError as e:
+            raise ValueError(f'GHMCWAPLoss at {where}: {e}') from None
+        if saved is not None:
+            self._check_saved_config(saved, where)
+            if state_dict[config_key].shape != self.config.shape:
+                # An older layout of the same configuration (checked): it
+                # loads as this version's (the state dict is the loader's
+                # copy, which modules may change).
+                state_dict[config_key] = self.config.clone()
         has_ref_edges = prefix + 'ref_edges' in state_dict
         super()._load_from_state_dict(state_dict, prefix, local_metadata,
                                       strict, missing_keys, unexpected_keys,

@@ -1,15 +1,27 @@
 """Loading GHM-CWAP state: a checkpoint of a loss configured differently is
-refused with an error naming the field and both values (issue 11), through
+refused with an error naming the field and both values, through
 ``load_state_dict`` and through MMEngine's ``load_from`` / ``--resume``
-before any training step; checkpoints of older versions still load."""
+before any training step; checkpoints of older versions still load: the
+``config`` vectors of 9 and 11 values (fixtures written by those versions,
+``fixtures/``) and checkpoints before it. The state dict holds tensors only,
+as MMEngine's distributed Runner and ``EMAHook(update_buffers=True)``
+need."""
+import os.path as osp
+
 import pytest
 import torch
 import torch.nn as nn
-from mmengine.model import BaseModel
+from mmengine.dist.utils import get_data_device
+from mmengine.model import BaseModel, ExponentialMovingAverage
 from mmengine.runner import Runner
 from torch.utils.data import Dataset
 
 from mmghm.models.losses import GHMCWAPLoss
+from mmghm.models.losses.ghm_cwap_loss import CONFIG_FIELDS, saved_config
+from mmghm.utils.checkpoint import load_checkpoint_file
+from mmghm.visualization.grad_hist_state import loss_config
+
+FIXTURES = osp.join(osp.dirname(osp.abspath(__file__)), 'fixtures')
 
 C, N = 5, 6
 
@@ -64,9 +76,120 @@ def test_the_same_configuration_loads_exactly():
     assert torch.equal(target(logits, labels), source(logits, labels))
 
 
+def test_the_saved_configuration_reads_back_as_the_losss_arguments():
+    loss = GHMCWAPLoss(C, num_bins=N, alpha=0.7, intra_weight='paper',
+                       background_index=-1, start_epoch=2)
+    state = loss.state_dict()
+    assert state['config'].shape == (len(CONFIG_FIELDS), )
+    assert saved_config(state) == dict(
+        num_classes=C, num_bins=N, alpha=0.7, gamma=0.8, intra=True,
+        intra_weight='paper', inter=True, adaptive=True,
+        background_index=C - 1, margin='one_sided', start_epoch=2)
+    assert saved_config({k: v for k, v in state.items()
+                         if k != 'config'}) is None
+
+
+def test_the_state_dict_holds_tensors_only_as_mmengine_needs():
+    """MMEngine's distributed Runner broadcasts every state-dict value
+    (``get_data_device`` refuses anything but tensors), and an EMA copy
+    that averages buffers copies every value with ``.data``."""
+    model = nn.Module()
+    model.loss = trained()
+    for key, value in model.state_dict().items():
+        assert get_data_device(value) == torch.device('cpu'), key
+    ema = ExponentialMovingAverage(model, momentum=0.5, update_buffers=True)
+    for _ in range(2):
+        ema.update_parameters(model)
+    assert torch.equal(ema.module.loss.config, model.loss.config)
+
+
+@pytest.mark.parametrize('saved', [
+    torch.zeros(10, dtype=torch.float64),
+    torch.zeros(2, 11, dtype=torch.float64),
+])
+def test_a_config_of_an_unknown_layout_is_refused(saved):
+    state = trained().state_dict()
+    state['config'] = saved
+    target = GHMCWAPLoss(C, num_bins=N)
+    before = {k: v.clone() for k, v in target.state_dict().items()}
+    with pytest.raises(ValueError, match=r"GHMCWAPLoss at <root>: the "
+                       r"checkpoint's 'config' is a Tensor of shape "
+                       rf'\({", ".join(map(str, saved.shape))},?\); mmghm '
+                       r'saves it as a vector of 9 \(version 1\) or 11 '
+                       r'\(version 2\) values'):
+        target.load_state_dict(state)
+    for k, v in target.state_dict().items():
+        assert torch.equal(v, before[k]), k
+
+
+def fixture(name):
+    """A checkpoint written by an older mmghm (see
+    fixtures/make_ghm_cwap_fixtures.py), read as a checkpoint is read."""
+    path = osp.join(FIXTURES, name)
+    return load_checkpoint_file(path)
+
+
+class Head(nn.Module):
+
+    def __init__(self, **options):
+        super().__init__()
+        self.loss = GHMCWAPLoss(ignore_index=255, **options)
+
+
+@pytest.mark.parametrize('name, length', [('ghm_cwap_config9.pt', 9),
+                                          ('ghm_cwap_config11.pt', 11)])
+def test_checkpoints_of_the_config_vector_versions_load_and_behave_alike(
+        name, length):
+    ckpt = fixture(name)
+    state, probe = ckpt['state_dict'], ckpt['probe']
+    assert state['head.loss.config'].shape == (length, )
+    model = nn.Module()
+    model.head = Head(**ckpt['options'])
+    result = model.load_state_dict(state)
+    assert not result.missing_keys and not result.unexpected_keys
+    loss = model.head.loss
+    for key, value in state.items():
+        if key != 'head.loss.config':
+            assert torch.equal(loss.state_dict()[key[len('head.loss.'):]],
+                               value), key
+    assert loss.config.shape == (len(CONFIG_FIELDS), )  # this version's
+    # what that version computed from this state, computed again
+    logits = probe['logits'].clone().requires_grad_()
+    value = loss(logits, probe['labels'])
+    value.backward()
+    torch.testing.assert_close(value, probe['loss'])
+    torch.testing.assert_close(logits.grad, probe['grad'])
+    loss.update()
+    for key, expected in probe['after_update'].items():
+        torch.testing.assert_close(loss.state_dict()[key], expected,
+                                   msg=key)
+    loss.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(
+            loss(probe['eval_logits'], probe['eval_labels']),
+            probe['eval_loss'])
+    # the readers of a checkpoint see the configuration it was saved with
+    expected = dict(ckpt['options'], intra=True, inter=True,
+                    background_index=None, margin='one_sided',
+                    start_epoch=0)
+    assert loss_config(state, 'head.loss') == expected
+    assert saved_config(loss.state_dict()) == expected  # saved anew
+
+
+def test_a_config_vector_of_another_configuration_is_refused():
+    ckpt = fixture('ghm_cwap_config9.pt')
+    model = nn.Module()
+    model.head = Head(**dict(ckpt['options'], margin='two_sided'))
+    with pytest.raises(ValueError, match="GHMCWAPLoss at head.loss: the "
+                       'checkpoint was saved by a loss configured '
+                       "differently \\(margin: checkpoint 'one_sided', this "
+                       "loss 'two_sided'\\)"):
+        model.load_state_dict(ckpt['state_dict'])
+
+
 def old_format(state):
-    """A checkpoint of the previous version: no config, no ref_edges, the
-    density in float32."""
+    """A checkpoint of the versions before the saved configuration: no
+    config, no ref_edges, the density in float32."""
     state = dict(state)
     del state['config'], state['ref_edges']
     state['density'] = state['density'].float()
