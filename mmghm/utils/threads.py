@@ -1,13 +1,12 @@
 """How many CPU threads a training uses, chosen for small CPU runs.
 
-Measured on a 2-core machine with one core busy (README's main job, the
-digits demo: ResNet-20, batches of 32 images, 4 epochs): 1 thread took 41 s
-and 123 s (the load of the machine differed), 2 threads 518 s, and the two
-thread counts give different numbers (floating-point sums in another
-order), while two runs at 1 thread agree bit for bit. A small batch leaves
-a second thread little to share and a busy core makes it wait, so
-``tools/train.py`` runs small CPU trainings on one thread unless the user
-said otherwise (``OMP_NUM_THREADS``).
+A small batch leaves a second thread little to share, and on a busy
+machine the second thread makes every step wait for a core; two thread
+counts also sum floating-point numbers in other orders, so their results
+differ, while two runs at one thread agree bit for bit (the measurements:
+``results/benchmarks/demo_threads_cpu-busy.json``). So ``tools/train.py``
+runs small CPU trainings on one thread unless the user said otherwise
+(``OMP_NUM_THREADS``).
 """
 import os
 from typing import Mapping, Optional, Tuple

@@ -1,6 +1,6 @@
 """The prepared GPU run (tools/device/run_benchmarks.sh) on the CPU at toy
 sizes: every step runs, every benchmark writes a valid result file
-(schema mmghm.benchmark/1) and the summary checks issue 12's targets."""
+(schema mmghm.benchmark/1) and the summary checks the speed targets."""
 import json
 import os
 import subprocess
@@ -73,7 +73,7 @@ def test_result_files_follow_the_schema(quick_run, name, benchmark,
 def test_summary_checks_the_targets(quick_run):
     _, out = quick_run
     summary = (out / 'summary.md').read_text()
-    assert '## Targets of issue 12' in summary
+    assert '## Speed targets' in summary
     update = json.loads((out / 'losses_cpu.json').read_text())['scalars'][
         'ghm_cwap_update_ms_c8142_n30']
     met = 'yes' if update <= 20 else 'no'

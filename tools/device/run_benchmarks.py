@@ -1,4 +1,4 @@
-"""The device checks of issue 12 in one run: the CUDA tests and the three
+"""The device checks in one run: the CUDA tests and the three
 benchmarks with ``--device cuda``, everything written to one folder.
 
 On a GPU machine without OpenMMLab packages, run ``run_benchmarks.sh`` (it
@@ -17,7 +17,7 @@ sized for under 5 minutes on one H200. Written to ``--out`` (flat, at most
   ``dense_loss_<device>.json``, ``losses_<device>_compiled.json``: result
   files (schema ``mmghm.benchmark/1``; copy them to ``results/benchmarks/``
   to generate README tables from them);
-- ``summary.md``: the tables and each of issue 12's targets, met or not.
+- ``summary.md``: the tables and each speed target, met or not.
 
 ``--device cpu --quick`` runs every step at toy sizes on the CPU: the test
 of this script (``tests/test_tools/test_device_benchmarks.py``).
@@ -37,7 +37,7 @@ from typing import List, Optional, Tuple
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 ANALYSIS = osp.join(ROOT, 'tools', 'analysis')
 
-#: Issue 12's targets: (result file stem, row, column, bound, 'max'/'min').
+#: The speed targets: (result file stem, row, column, bound, 'max'/'min').
 TARGETS = {
     'cuda': [
         ('losses', 'GHMCWAPLoss', '128x10', 2.0, 'max'),
@@ -147,7 +147,7 @@ def summarize(device: str, out: str, outcomes: list) -> str:
             if result.get('scalars'):
                 lines += [''] + [f'- {k}: {v}'
                                  for k, v in result['scalars'].items()]
-    lines += ['', '## Targets of issue 12', '',
+    lines += ['', '## Speed targets', '',
               '| result | row | column | measured | target | met |',
               '|---|---|---|---|---|---|']
     for stem, row_name, col, bound, kind in TARGETS[device]:

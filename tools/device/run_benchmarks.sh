@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The device checks of issue 12 on a GPU machine that has torch with CUDA
+# The device checks on a GPU machine that has torch with CUDA
 # but no OpenMMLab packages (sized for under 5 minutes on one H200).
 #
 # Here, once, from the repository root (fills the git-ignored .device-wheels/
@@ -11,7 +11,7 @@
 #  carry=[".device-wheels"], timeout_s=420)).
 #
 # What it writes to $OUT (or /tmp/mmghm_device_out): environment.txt,
-# log.txt, summary.md (tables and issue 12's targets) and the result files
+# log.txt, summary.md (tables and the speed targets) and the result files
 # losses_cuda.json, train_speed_cuda.json, dense_loss_cuda.json,
 # losses_cuda_compiled.json (copy those to results/benchmarks/ to generate
 # README tables from them).

@@ -22,7 +22,7 @@
 #    Both folders are git-ignored. (device-wheels.sh appends to
 #    .git/info/exclude, which fails in a git worktree, where .git is a
 #    file: there run it in a scratch `git init` folder and move the folder.)
-#    The project's losses must be sync-free (issue 12) for the steps to be
+#    The project's losses must be sync-free for the steps to be
 #    captured in CUDA graphs; a loss that still syncs trains eagerly, which
 #    is several times slower, and the run then stops at the time limit.
 #

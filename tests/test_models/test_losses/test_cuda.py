@@ -95,7 +95,7 @@ def test_step_builder_trains_every_loss_on_cpu(name):
 @cuda
 @pytest.mark.parametrize('name', LOSS_NAMES)
 def test_training_step_never_syncs_with_the_host(name):
-    """issue 12: a whole training step of every project loss runs under
+    """A whole training step of every project loss runs under
     ``torch.cuda.set_sync_debug_mode('error')`` (ignored labels too)."""
     step, _, _ = make_step(build_loss(name, ignore_index=255), 'cuda')
     data = make_data(3, 'cuda')
@@ -139,7 +139,7 @@ def test_loss_on_cuda_equals_cpu_across_an_update():
 
 @cuda
 def test_cuda_graph_of_a_training_step_sees_each_update():
-    """issue 12: AURA changes the loss's buffers in place, so one captured
+    """AURA changes the loss's buffers in place, so one captured
     graph of forward + loss + backward + SGD, replayed across updates (the
     first included), trains exactly as eager steps do."""
     cudnn = (torch.backends.cudnn.deterministic,
