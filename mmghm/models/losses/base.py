@@ -190,11 +190,13 @@ class BaseClsLoss(nn.Module):
         """Loss of each example, before ``weight`` and reduction.
 
         Args:
-            logits: (M, C) float32/float64 logits.
-            label: (M,) int64 labels in [0, C) (ignored ones replaced by 0).
-            valid: (M,) bool, False for ignored examples, or None when
-                nothing is ignored. Losses with state must not count
-                invalid examples.
+            logits: (M, C) float32/float64 logits, or ``(N, C, d1, ...)``
+                where :meth:`_flatten` keeps dense inputs dense.
+            label: (M,) int64 labels in [0, C) (ignored ones replaced by 0),
+                or ``(N, d1, ...)`` with dense logits.
+            valid: bool in the shape of ``label``, False for ignored
+                examples, or None when nothing is ignored. Losses with
+                state must not count invalid examples.
             weight: (M,) per-example weights or None; applied by the base
                 class afterwards (given for losses whose statistics skip
                 examples of weight 0).
@@ -241,8 +243,8 @@ class BaseClsLoss(nn.Module):
         """(N, C, d1, ...) -> (N * d1 * ..., C) logits and flat labels.
 
         A subclass whose per-example loss works along dim 1 may keep dense
-        logits as they are (and flatten only the labels), sparing the
-        transposing copy; its loss must then come out flat.
+        logits and labels as they are, sparing the transposing copy; its
+        per-example loss then comes out flat (``N * d1 * ...``).
         """
         C = cls_score.shape[1]
         if cls_score.dim() > 2:
@@ -311,7 +313,11 @@ class BaseClsLoss(nn.Module):
                     valid = None
                 loss = self._per_example_loss(logits, label_flat, valid,
                                               weight)
+                # flat in any case (views; dense only where _flatten kept
+                # the labels dense)
+                label_flat = label_flat.reshape(-1)
                 if valid is not None:
+                    valid = valid.reshape(-1)
                     loss = torch.where(valid, loss, loss.new_zeros(()))
                     if avg_factor is None and reduction == 'mean':
                         avg_factor = valid.sum().clamp(min=1).to(dtype)

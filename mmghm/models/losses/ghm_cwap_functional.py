@@ -123,8 +123,7 @@ class _MarginCrossEntropy(torch.autograd.Function):
             col, row = (shift, shift) if shift.dim() == 1 else shift.unbind()
             # (1, C, 1, ...) against (B, 1, d1, ...): classes along dim 1
             col = col.view((1, -1) + (1, ) * (logits.dim() - 2))
-            row = row.index_select(0, label.reshape(-1)).view(
-                label.shape).unsqueeze(1)
+            row = torch.take(row, label).unsqueeze(1)
             adjusted = torch.minimum(col, row)
             adjusted += logits
         if shift is not None and adjusted.device.type == 'cpu':

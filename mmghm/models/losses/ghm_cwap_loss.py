@@ -560,10 +560,11 @@ class GHMCWAPLoss(BaseClsLoss):
     # ------------------------------------------------------------------
     def _flatten(self, cls_score: Tensor,
                  label: Tensor) -> Tuple[Tensor, Tensor]:
-        # Dense logits stay (N, C, d1, ...): the margin cross-entropy works
-        # along dim 1, so only the labels are flattened (no transposing copy
-        # of the logits and of their gradient).
-        return cls_score, label.reshape(-1)
+        # Dense logits and labels stay (N, C, d1, ...) and (N, d1, ...): the
+        # margin cross-entropy works along dim 1 (no transposing copy of the
+        # logits and of their gradient); _per_example_loss flattens what it
+        # returns and counts.
+        return cls_score, label
 
     def _per_example_loss(self, logits: Tensor, label: Tensor,
                           valid: Optional[Tensor],
@@ -583,14 +584,12 @@ class GHMCWAPLoss(BaseClsLoss):
             shift = keep_for_backward(
                 torch.where(self._has_ref, self._shift_ref,
                             self._shift_run).to(logits.dtype))
-        two_sided = self.margin == 'two_sided'
+        loss, g = gf.margin_cross_entropy(logits, label, shift,
+                                          self.margin == 'two_sided')
         if logits.dim() > 2:  # dense (B, C, d1, ...), see _flatten
-            loss, g = gf.margin_cross_entropy(
-                logits, label.view(logits.shape[:1] + logits.shape[2:]),
-                shift, two_sided)
-            loss, g = loss.view(-1), g.view(-1)
-        else:
-            loss, g = gf.margin_cross_entropy(logits, label, shift, two_sided)
+            loss, g, label = loss.view(-1), g.view(-1), label.reshape(-1)
+            if valid is not None:
+                valid = valid.reshape(-1)
         counting = self.training and torch.is_grad_enabled()
         if not (intra or counting):
             return loss
