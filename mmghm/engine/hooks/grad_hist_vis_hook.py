@@ -1,6 +1,6 @@
 """Log GHM-CWAP's gradient-norm histograms at every AURA update."""
 import os.path as osp
-from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -12,6 +12,7 @@ from mmengine.runner import Runner
 from mmghm.models.losses.ghm_cwap_loss import (AURAUpdate, GHMCWAPBatch,
                                                GHMCWAPLoss)
 from mmghm.registry import HOOKS
+from mmghm.utils.checks import check_int
 from mmghm.utils.class_counts import dataset_class_counts
 from mmghm.visualization.grad_hist_draw import (draw_class_histograms,
                                                 figure_to_rgb)
@@ -73,23 +74,17 @@ class FineHistogram:
         self.running.zero_()
 
 
-class _Pending(NamedTuple):
-    name: str
-    loss: GHMCWAPLoss
-    record: AURAUpdate
-    when: Tuple[int, int]  # (epoch, iter) of the runner at the update
-
-
 @HOOKS.register_module()
 class GradHistVisHook(Hook):
     """Show what GHM-CWAP's histograms look like (the paper's Fig. 2).
 
-    It registers an update observer on every :class:`GHMCWAPLoss` of the
-    model (:meth:`GHMCWAPLoss.register_update_observer`), so it sees every
-    update whoever makes it (:class:`AURAHook` per epoch or every K
-    iterations, or a custom loop), and after each one it logs, for a set of
-    classes (default: the 2 most and 2 least frequent by the training-set
-    counts), through ``runner.visualizer`` (every configured backend):
+    After every training iteration and epoch it reads the state of every
+    :class:`GHMCWAPLoss` of the model: an update since it last looked
+    (:attr:`GHMCWAPLoss.last_update`, whoever made it: :class:`AURAHook`
+    per epoch or every K iterations, or a custom loop) is logged, for a set
+    of classes (default: the 2 most and 2 least frequent by the
+    training-set counts), through ``runner.visualizer`` (every configured
+    backend):
 
     - ``'image'``: ``grad_hist`` (the reference histogram as bars with their
       true widths, the next bins as ticks) with ``add_image``;
@@ -110,11 +105,13 @@ class GradHistVisHook(Hook):
 
     The hook logs at the end of the iteration or epoch of the update, so it
     must run after the hook that calls ``update()``: its priority
-    BELOW_NORMAL follows AURAHook (NORMAL); an update it sees too late is an
-    error. Cost: nothing between updates unless ``fine_bins > 0`` (one
-    ``searchsorted`` and ``index_add_`` over the batch); at an update a few
-    small copies, one ``all_reduce`` of the fine histogram and, on rank 0,
-    one small figure. Files are written on rank 0 only.
+    BELOW_NORMAL follows AURAHook (NORMAL); an update that comes after the
+    hook has looked (seen at the next iteration, epoch or the end of
+    training) is an error. Cost: nothing between updates unless
+    ``fine_bins > 0`` (one ``searchsorted`` and ``index_add_`` over the
+    batch); at an update a few small copies, one ``all_reduce`` of the
+    fine histogram and, on rank 0, one small figure. Files are written on
+    rank 0 only.
 
     Args:
         classes: Class indices to show; None picks head and tail classes by
@@ -141,22 +138,22 @@ class GradHistVisHook(Hook):
                  outputs: Sequence[str] = ('image', 'scalars', 'dump'),
                  dump_dir: str = 'grad_hist',
                  yscale: str = 'log') -> None:
-        if classes is not None and (
-                not classes or isinstance(classes, (str, bytes))
-                or any(isinstance(c, bool) or not isinstance(c, int)
-                       for c in classes)):
-            raise ValueError('classes must be None or a non-empty list of '
-                             f'class indices, got {classes!r}.')
-        if (not isinstance(head_tail, (tuple, list)) or len(head_tail) != 2
-                or any(isinstance(n, bool) or not isinstance(n, int)
-                       or n < 0 for n in head_tail)):
+        if classes is not None:
+            if not classes or isinstance(classes, (str, bytes)):
+                raise ValueError('classes must be None or a non-empty list '
+                                 f'of class indices, got {classes!r}.')
+            classes = [check_int(f'classes[{i}]', c)
+                       for i, c in enumerate(classes)]
+        if not isinstance(head_tail, (tuple, list)) or len(head_tail) != 2:
             raise ValueError('head_tail must be two ints >= 0 (most and '
                              'least frequent classes shown), got '
                              f'{head_tail!r}.')
-        if isinstance(fine_bins, bool) or not isinstance(fine_bins, int) \
-                or fine_bins < 0 or fine_bins == 1:
+        head_tail = tuple(check_int(f'head_tail[{i}]', n, 0)
+                          for i, n in enumerate(head_tail))
+        fine_bins = check_int('fine_bins', fine_bins, 0)
+        if fine_bins == 1:
             raise ValueError('fine_bins must be 0 (off) or an int >= 2, got '
-                             f'{fine_bins!r}.')
+                             '1.')
         if isinstance(outputs, str) or set(outputs) - set(OUTPUTS):
             raise ValueError(f'outputs must be a subset of {OUTPUTS}, got '
                              f'{outputs!r}.')
@@ -164,7 +161,7 @@ class GradHistVisHook(Hook):
             raise ValueError(
                 f"yscale must be 'log' or 'linear', got {yscale!r}.")
         self.classes = None if classes is None else list(classes)
-        self.head_tail = tuple(head_tail)
+        self.head_tail = head_tail
         self.fine_bins = fine_bins
         self.outputs = set(outputs)
         self.dump_dir = dump_dir
@@ -172,9 +169,11 @@ class GradHistVisHook(Hook):
         self._losses: Dict[str, GHMCWAPLoss] = {}
         self._fine: Dict[str, FineHistogram] = {}
         self._handles: list = []
-        self._pending: List[_Pending] = []
+        # {loss name: the last update logged}, and the runner's (epoch,
+        # iter) when the hook last looked
+        self._seen: Dict[str, Optional[AURAUpdate]] = {}
+        self._looked: Tuple[int, int] = (0, 0)
         self._loaded: Optional[dict] = None
-        self._runner: Optional[Runner] = None
         self._class_counts: Optional[np.ndarray] = None
         self._class_names: Optional[List[str]] = None
 
@@ -198,7 +197,6 @@ class GradHistVisHook(Hook):
 
     def before_train(self, runner: Runner) -> None:
         self.after_train(runner)  # a second train() starts afresh
-        self._runner = runner
         model = runner.model.module if is_model_wrapper(
             runner.model) else runner.model
         self._losses = {
@@ -211,6 +209,7 @@ class GradHistVisHook(Hook):
                 'log.')
             return
         self._read_dataset(runner)
+        self._looked = (runner.epoch, runner.iter)
         for name, loss in self._losses.items():
             if self.classes is not None:
                 bad = [c for c in self.classes
@@ -219,8 +218,7 @@ class GradHistVisHook(Hook):
                     raise ValueError(
                         f'GradHistVisHook: classes {bad} are outside [0, '
                         f'{loss.num_classes}) of the loss {name!r}.')
-            self._handles.append(
-                loss.register_update_observer(self._observer(name)))
+            self._seen[name] = loss.last_update  # earlier ones: not ours
             if self.fine_bins:
                 fine = FineHistogram(loss.num_classes, self.fine_bins,
                                      loss.edges.device)
@@ -232,59 +230,69 @@ class GradHistVisHook(Hook):
                 self._restore(name, loss, None)
         self._loaded = None
 
-    def _observer(self, name: str):
-
-        def on_update(loss: GHMCWAPLoss, record: AURAUpdate) -> None:
-            runner = self._runner
-            self._pending.append(
-                _Pending(name, loss, record, (runner.epoch, runner.iter)))
-
-        return on_update
+    def _missed(self) -> List[str]:
+        """The losses updated since the hook last looked."""
+        return [name for name, seen in self._seen.items()
+                if self._losses[name].last_update is not seen]
 
     def after_train(self, runner: Runner) -> None:
         for handle in self._handles:
             handle.remove()
         self._handles = []
-        late = self._pending
-        self._pending = []
+        late = self._missed()
+        self._seen = {}  # training is over: nothing more to log
         if late:
             raise ValueError(
-                f'GradHistVisHook: {len(late)} update(s) of GHMCWAPLoss came '
-                "after the hook's last chance to log them; it must run after "
-                'the hook that calls update() (AURAHook, priority NORMAL): '
-                'give it a lower priority (the default BELOW_NORMAL).')
+                f'GradHistVisHook: the update(s) of {late} came after the '
+                "hook's last chance to log them; it must run after the hook "
+                'that calls update() (AURAHook, priority NORMAL): give it a '
+                'lower priority (the default BELOW_NORMAL).')
 
     # ------------------------------------------------------------------
     # at the update points
     # ------------------------------------------------------------------
+    def before_train_epoch(self, runner: Runner) -> None:
+        self._check_none_missed(runner)
+
+    def before_train_iter(self,
+                          runner: Runner,
+                          batch_idx: int,
+                          data_batch=None) -> None:
+        self._check_none_missed(runner)
+
     def after_train_iter(self,
                          runner: Runner,
                          batch_idx: int,
                          data_batch=None,
                          outputs=None) -> None:
-        self._flush(runner, by_epoch=False)
+        self._look(runner, by_epoch=False)
 
     def after_train_epoch(self, runner: Runner) -> None:
-        self._flush(runner, by_epoch=True)
+        self._look(runner, by_epoch=True)
 
-    def _flush(self, runner: Runner, by_epoch: bool) -> None:
-        pending, self._pending = self._pending, []
-        for item in pending:
-            if item.when != (runner.epoch, runner.iter):
-                raise ValueError(
-                    f'GradHistVisHook: the update of {item.name!r} at '
-                    f'(epoch, iter) = {item.when} is seen only at '
-                    f'{(runner.epoch, runner.iter)}: the hook must run after '
-                    'the hook that calls update() (AURAHook, priority '
-                    'NORMAL); give it a lower priority (the default '
-                    'BELOW_NORMAL).')
-            self._log(item, runner, by_epoch)
+    def _check_none_missed(self, runner: Runner) -> None:
+        late = self._missed()
+        if late:
+            raise ValueError(
+                f'GradHistVisHook: the update of {late[0]!r} at (epoch, '
+                f'iter) = {self._looked} is seen only at '
+                f'{(runner.epoch, runner.iter)}: the hook must run after '
+                'the hook that calls update() (AURAHook, priority NORMAL); '
+                'give it a lower priority (the default BELOW_NORMAL).')
 
-    def _state(self, item: _Pending, runner: Runner,
+    def _look(self, runner: Runner, by_epoch: bool) -> None:
+        """Log the updates made since the hook last looked."""
+        self._looked = (runner.epoch, runner.iter)
+        for name in self._missed():
+            record = self._losses[name].last_update
+            self._seen[name] = record
+            self._log(name, record, runner, by_epoch)
+
+    def _state(self, name: str, record: AURAUpdate, runner: Runner,
                by_epoch: bool) -> GradHistState:
-        record, loss = item.record, item.loss
+        loss = self._losses[name]
         seen = _np(record.seen).astype(bool)
-        fine = self._fine.get(item.name)
+        fine = self._fine.get(name)
         if fine is not None:
             fine.close_period(seen)
         edges = _np(record.edges)
@@ -298,23 +306,24 @@ class GradHistVisHook(Hook):
             fine_hist=None if fine is None else fine.reference.copy(),
             class_counts=self._class_counts,
             class_names=self._class_names,
-            loss_name=item.name,
+            loss_name=name,
             adaptive=loss.adaptive,
             num_updates=record.num_updates,
             epoch=runner.epoch + 1 if by_epoch else 0,
             iter=runner.iter + 1,
             extra=dict(updated=seen, eff_size=_np(loss.effective_size())))
 
-    def _log(self, item: _Pending, runner: Runner, by_epoch: bool) -> None:
-        state = self._state(item, runner, by_epoch)  # every rank: collective
+    def _log(self, name: str, record: AURAUpdate, runner: Runner,
+             by_epoch: bool) -> None:
+        state = self._state(name, record, runner, by_epoch)  # collective
         if not dist.is_main_process():
             return
         many = len(self._losses) > 1
-        suffix = f'.{item.name}' if many else ''
+        suffix = f'.{name}' if many else ''
         step = runner.epoch + 1 if by_epoch else runner.iter + 1
         if 'dump' in self.outputs:
             stem = f'epoch_{step}' if by_epoch else f'iter_{step}'
-            sep = '_' + item.name if many else ''
+            sep = '_' + name if many else ''
             state.save(
                 osp.join(runner.work_dir, self.dump_dir, f'{stem}{sep}.npz'))
         classes = self._pick_classes(state)

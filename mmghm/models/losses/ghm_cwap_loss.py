@@ -24,9 +24,9 @@ re-bins each class with widths proportional to ``1 / log(v_i)`` (Alg. 1).
 Observation API (for visualisation and analysis, no monkeypatching):
 :meth:`GHMCWAPLoss.register_batch_observer` (g of every counted batch),
 :meth:`GHMCWAPLoss.register_update_observer` (each update's
-:class:`AURAUpdate`, also returned by :meth:`~GHMCWAPLoss.update`), the
-``ref_edges`` buffer (the bins ``ref_density`` was counted in) and
-:meth:`~GHMCWAPLoss.effective_size`.
+:class:`AURAUpdate`, also returned by :meth:`~GHMCWAPLoss.update` and kept
+as :attr:`~GHMCWAPLoss.last_update`), the ``ref_edges`` buffer (the bins
+``ref_density`` was counted in) and :meth:`~GHMCWAPLoss.effective_size`.
 """
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -360,6 +360,7 @@ class GHMCWAPLoss(BaseClsLoss):
         self._track_running_shift = True
         self._batch_observers: Dict[int, Callable] = OrderedDict()
         self._update_observers: Dict[int, Callable] = OrderedDict()
+        self._last_update: Optional[AURAUpdate] = None
         self._refresh_cache()
 
     def extra_repr(self) -> str:
@@ -448,6 +449,7 @@ class GHMCWAPLoss(BaseClsLoss):
             ref_edges=self.ref_edges.clone(),
             edges=self.edges.clone(),
             num_updates=int(self.num_updates))
+        self._last_update = record
         for observer in list(self._update_observers.values()):
             observer(self, record)
         return record
@@ -455,6 +457,14 @@ class GHMCWAPLoss(BaseClsLoss):
     # ------------------------------------------------------------------
     # observation
     # ------------------------------------------------------------------
+    @property
+    def last_update(self) -> Optional[AURAUpdate]:
+        """What the latest :meth:`update` of this process did (a new
+        :class:`AURAUpdate` each time), None before the first one. A
+        reader that keeps the record it last saw knows whether an update
+        came since."""
+        return self._last_update
+
     def register_batch_observer(
             self, fn: Callable[['GHMCWAPLoss', GHMCWAPBatch], None]
     ) -> RemovableHandle:

@@ -46,6 +46,19 @@ def test_update_returns_and_reports_what_changed():
     assert len(seen_by_observer) == 2
 
 
+def test_last_update_is_the_record_of_the_latest_update():
+    loss = GHMCWAPLoss(C, num_bins=N)
+    assert loss.last_update is None
+    loss(*batch(0))
+    first = loss.update()
+    assert loss.last_update is first
+    loss(*batch(1))  # training between updates keeps it
+    assert loss.last_update is first
+    second = loss.update()
+    assert loss.last_update is second and second is not first
+    assert (first.num_updates, second.num_updates) == (1, 2)
+
+
 def test_batch_observer_sees_the_loss_own_g_and_counted_examples():
     loss = GHMCWAPLoss(C, num_bins=N, ignore_index=255)
     loss(*batch(0))
