@@ -103,8 +103,11 @@ class Timer:
 
 
 def save_result(args, benchmark: str, device: torch.device, columns: List[str],
-                rows: List[dict], measured: dict, **extra) -> Optional[str]:
-    """Write the result file (unless ``--no-save``) and return its path."""
+                rows: List[dict], measured: dict,
+                device_text: Optional[str] = None, **extra) -> Optional[str]:
+    """Write the result file (unless ``--no-save``) and return its path.
+    ``device_text`` replaces the measured device's description (for runs
+    made in other processes, described by the measurer)."""
     if args.no_save:
         return None
     path = args.out or osp.join(ROOT, 'results', 'benchmarks',
@@ -112,7 +115,7 @@ def save_result(args, benchmark: str, device: torch.device, columns: List[str],
     result = dict(
         schema=SCHEMA,
         benchmark=benchmark,
-        device=device_description(device),
+        device=device_text or device_description(device),
         torch=torch.__version__,
         measured=dict(
             measured,
