@@ -1,11 +1,15 @@
 """How many CPU threads a training uses, chosen for small CPU runs.
 
-A small batch leaves a second thread little to share, and on a busy
-machine the second thread makes every step wait for a core; two thread
-counts also sum floating-point numbers in other orders, so their results
-differ, while two runs at one thread agree bit for bit (the measurements:
-``results/benchmarks/demo_threads_cpu-busy.json``). So ``tools/train.py``
-runs small CPU trainings on one thread unless the user said otherwise
+On a busy machine a second thread makes every step wait for a core (a
+small run took several times longer at two threads than at one), while on
+an idle 2-core machine two threads were faster; two thread counts also sum
+floating-point numbers in other orders, so their results differ, while two
+runs at one thread agree bit for bit (the measurements:
+``results/benchmarks/demo_threads_cpu-busy.json`` and
+``demo_threads_cpu-idle.json``: about 1.7 times as long at one thread
+idle, several times shorter busy). One thread is the reproducible choice
+and the one a busy machine does not punish, so ``tools/train.py`` runs
+small CPU trainings on one thread unless the user said otherwise
 (``OMP_NUM_THREADS``).
 """
 import os
