@@ -420,8 +420,9 @@ def test_hook_must_follow_the_update_and_checks_classes(tmp_path):
     # Epoch-based: the epoch-end update comes after the hook's epoch end.
     runner = make_runner(tmp_path / 'a', 'gh_order', max_epochs=1,
                          priority='ABOVE_NORMAL')
-    with pytest.raises(ValueError, match='must run after the hook that '
-                       r'calls update\(\)'):
+    with pytest.raises(ValueError, match=r'at \(epoch, iter\) = \(0, 12\) is '
+                       r'seen only at the end of training: the hook must run '
+                       r'after the hook that calls update\(\)'):
         runner.train()
     # Iteration-based: seen one iteration late.
     runner = make_runner(tmp_path / 'c', 'gh_order_iter', by_epoch=False,

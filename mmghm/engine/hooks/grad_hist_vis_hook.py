@@ -239,14 +239,10 @@ class GradHistVisHook(Hook):
         for handle in self._handles:
             handle.remove()
         self._handles = []
-        late = self._missed()
-        self._seen = {}  # training is over: nothing more to log
-        if late:
-            raise ValueError(
-                f'GradHistVisHook: the update(s) of {late} came after the '
-                "hook's last chance to log them; it must run after the hook "
-                'that calls update() (AURAHook, priority NORMAL): give it a '
-                'lower priority (the default BELOW_NORMAL).')
+        try:
+            self._check_none_missed(runner, 'the end of training')
+        finally:
+            self._seen = {}  # training is over: nothing more to log
 
     # ------------------------------------------------------------------
     # at the update points
@@ -270,15 +266,19 @@ class GradHistVisHook(Hook):
     def after_train_epoch(self, runner: Runner) -> None:
         self._look(runner, by_epoch=True)
 
-    def _check_none_missed(self, runner: Runner) -> None:
+    def _check_none_missed(self, runner: Runner,
+                           seen_at: Optional[str] = None) -> None:
+        """Refuse an update the hook could not log: one made after it
+        looked (at the end of the last iteration or epoch)."""
         late = self._missed()
         if late:
+            seen_at = seen_at or str((runner.epoch, runner.iter))
             raise ValueError(
                 f'GradHistVisHook: the update of {late[0]!r} at (epoch, '
-                f'iter) = {self._looked} is seen only at '
-                f'{(runner.epoch, runner.iter)}: the hook must run after '
-                'the hook that calls update() (AURAHook, priority NORMAL); '
-                'give it a lower priority (the default BELOW_NORMAL).')
+                f'iter) = {self._looked} is seen only at {seen_at}: the '
+                'hook must run after the hook that calls update() '
+                '(AURAHook, priority NORMAL); give it a lower priority '
+                '(the default BELOW_NORMAL).')
 
     def _look(self, runner: Runner, by_epoch: bool) -> None:
         """Log the updates made since the hook last looked."""
