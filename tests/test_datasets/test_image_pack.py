@@ -146,14 +146,39 @@ def test_data_spec_needs_load_image_from_file():
                                     imdecode_backend='cv2'))
 
 
-def test_pack_tool_on_the_real_cifar10_lt(cifar10_jpeg_root, tmp_path):
-    """The pack a device run carries: CIFAR-10-LT IF 100, 12,406 + 10,000
-    JPEGs, small enough to carry with the wheels."""
+def _pack_tool():
     sys.path.insert(0, str(ROOT / 'tools' / 'analysis'))
     try:
         import pack_cifar_lt
     finally:
         sys.path.pop(0)
+    return pack_cifar_lt
+
+
+def test_pack_tool_checks_cfg_options_as_tools_train_does(tmp_path):
+    """--cfg-options go through mmghm.utils.launch: a value of the wrong
+    type is refused naming the option, a misspelt key warns, before any
+    image is read."""
+    out = tmp_path / 'x.npz'
+    with pytest.raises(
+            ValueError,
+            match='train_dataloader.batch_size must be an integer'):
+        _pack_tool().main([str(CONFIG), '--data-root', str(tmp_path),
+                           '--out', str(out), '--cfg-options',
+                           'train_dataloader.batch_size=abc'])
+    # (then the empty data root is what stops it)
+    with pytest.warns(UserWarning, match="did you mean 'train_dataloader'"), \
+            pytest.raises(FileNotFoundError, match='train'):
+        _pack_tool().main([str(CONFIG), '--data-root', str(tmp_path),
+                           '--out', str(out), '--cfg-options',
+                           'train_dataloadr.batch_size=4'])
+    assert not out.exists()
+
+
+def test_pack_tool_on_the_real_cifar10_lt(cifar10_jpeg_root, tmp_path):
+    """The pack a device run carries: CIFAR-10-LT IF 100, 12,406 + 10,000
+    JPEGs, small enough to carry with the wheels."""
+    pack_cifar_lt = _pack_tool()
     out = tmp_path / 'cifar.npz'
     assert pack_cifar_lt.main([str(CONFIG), '--data-root',
                                str(cifar10_jpeg_root), '--out',

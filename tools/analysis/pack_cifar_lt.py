@@ -24,12 +24,13 @@ import hashlib
 import os.path as osp
 import sys
 
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 
 import mmghm  # noqa: F401  (registers modules)
 from mmghm.engine.fast_train.image_pack import (pack_from_config,
                                                 set_data_root)
 from mmghm.datasets.utils import prepare_cifar10_jpeg
+from mmghm.utils.launch import apply_cfg_options, read_config
 
 
 def _sha256(path: str) -> str:
@@ -49,9 +50,11 @@ def main(argv=None) -> int:
     group.add_argument('--data-root', help='an unpacked image folder')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     args = parser.parse_args(argv)
-    cfg = Config.fromfile(args.config)
+    # as tools/train.py loads them: syntax errors name file and line,
+    # misspelt keys warn, values of the wrong type are refused
+    cfg = read_config(args.config)
     if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+        apply_cfg_options(cfg, args.cfg_options)
     extra = dict(config=osp.basename(args.config),
                  date=datetime.date.today().isoformat())
     if args.zip:
