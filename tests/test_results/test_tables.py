@@ -394,3 +394,16 @@ def test_paper_block_lays_result_files_out_like_the_paper(results, tmp_path):
                           '<!-- /results -->\n', str(repo / 'README.md'),
                           str(repo))
     assert 'Not yet run' in text
+
+
+def test_every_config_of_the_repository_has_a_display_name():
+    """Each config's method is a row label a reader can read (an unknown
+    method would be shown as its raw config prefix, sorted last)."""
+    from mmghm.results.names import METHOD_NAMES, parse_config_name
+    root = Path(__file__).resolve().parents[2] / 'configs'
+    methods = {
+        parse_config_name(p.stem).method
+        for p in root.glob('*/*.py') if p.parent.name != '_base_'
+    }
+    assert len(methods) >= 25
+    assert sorted(methods - set(METHOD_NAMES)) == []
