@@ -20,11 +20,16 @@ Kinds and their options (:data:`BLOCKS`):
   file) or ``results:benchmark benchmark=NAME`` (every device's file of that
   benchmark): :func:`~mmghm.results.tables.benchmark_table`;
 - ``results:summary suite=NAME method=STEM baseline=STEM [peers=stem,stem]``:
-  :func:`~mmghm.results.tables.comparison_summary` (two sentences).
+  :func:`~mmghm.results.tables.comparison_summary` (two sentences);
+- ``results:class-accuracy suite=NAME image=PATH.png [configs=stem,stem]``:
+  a picture of per-class accuracy against training count, the PNG (``PATH``
+  relative to the Markdown file) drawn too
+  (:mod:`~mmghm.results.figures`).
 
-:func:`update_file` rewrites the blocks of a file; :func:`check_files`
-lists the files whose blocks differ from what the result files give (the
-test that keeps READMEs true calls it).
+:func:`update_file` rewrites the blocks of a file (and draws their
+pictures); :func:`check_files` lists the files whose blocks or pictures
+differ from what the result files give (the test that keeps READMEs true
+calls it).
 """
 import glob
 import os.path as osp
@@ -32,6 +37,7 @@ import re
 from typing import Dict, List, Optional, Tuple
 
 from mmghm.utils.files import atomic_write
+from .figures import class_accuracy_block, update_class_accuracy_png
 from .tables import (benchmark_table, comparison_summary, config_folder_table,
                      paper_table, suite_table)
 
@@ -48,6 +54,7 @@ BLOCKS: Dict[str, Tuple[Tuple[str, ...], Tuple[str, ...]]] = {
     'config-folder': (('folder', ), ()),
     'benchmark': ((), ('file', 'benchmark')),
     'summary': (('suite', 'method', 'baseline'), ('peers', )),
+    'class-accuracy': (('suite', 'image'), ('configs', )),
 }
 
 
@@ -107,6 +114,10 @@ def render_block(kind: str, args: Dict[str, str], repo_root: str,
         return comparison_summary(results_dir, args['suite'], args['method'],
                                   args['baseline'], listed('peers') or (),
                                   readme_dir)
+    if kind == 'class-accuracy':
+        _image_path(args['image'], repo_root, readme_dir, where)
+        return class_accuracy_block(results_dir, args['suite'], args['image'],
+                                    listed('configs'), readme_dir)
     if kind == 'config-folder':
         return config_folder_table(results_dir,
                                    osp.join(repo_root, 'configs'),
@@ -115,6 +126,37 @@ def render_block(kind: str, args: Dict[str, str], repo_root: str,
         raise ValueError(f'{where}: a benchmark block needs file=PATH or '
                          'benchmark=NAME (one of them).')
     return _benchmarks(args, repo_root, readme_dir)
+
+
+def _image_path(image: str, repo_root: str, readme_dir: str,
+                where: str) -> str:
+    """The picture a block names: a ``.png`` inside the repository."""
+    path = osp.normpath(osp.join(readme_dir, image))
+    root = osp.normpath(repo_root)
+    if not image.endswith('.png') or osp.isabs(image) or \
+            osp.commonpath([root, path]) != root:
+        raise ValueError(f'{where}: image={image} must be a .png path '
+                         'relative to the Markdown file, inside the '
+                         'repository.')
+    return path
+
+
+def _update_pictures(text: str, path: str, repo_root: str,
+                     write: bool) -> bool:
+    """Whether a picture of the blocks in ``text`` is out of date
+    (drawing it anew when ``write``)."""
+    readme_dir = osp.dirname(osp.abspath(path))
+    stale = False
+    for m in _BLOCK_RE.finditer(text):
+        if m['kind'] != 'class-accuracy':
+            continue
+        args = dict(token.partition('=')[::2] for token in m['args'].split())
+        image = _image_path(args['image'], repo_root, readme_dir, path)
+        configs = args['configs'].split(',') if 'configs' in args else None
+        stale |= update_class_accuracy_png(
+            osp.join(repo_root, 'results'), args['suite'], image, configs,
+            write)
+    return stale
 
 
 def render_text(text: str, path: str, repo_root: str) -> Tuple[str, int]:
@@ -153,13 +195,15 @@ def readme_files(repo_root: str) -> List[str]:
 
 
 def update_file(path: str, repo_root: str, write: bool = True) -> bool:
-    """Regenerate the blocks of one file; returns whether it changed."""
+    """Regenerate the blocks of one file and their pictures; returns
+    whether either changed."""
     with open(path, encoding='utf-8') as f:
         text = f.read()
     new, _ = render_text(text, path, repo_root)
     if new != text and write:
         atomic_write(path, new)
-    return new != text
+    pictures = _update_pictures(new, path, repo_root, write)
+    return new != text or pictures
 
 
 def check_files(repo_root: str) -> List[str]:
