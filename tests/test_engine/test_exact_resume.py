@@ -1,8 +1,8 @@
 """A resumed training ends exactly where an uninterrupted one does.
 
 tools/train.py trains the digits demo (RandomCrop augmentation, GHM-CWAP
-with its AURA histograms) for 2 epochs straight, and for 1 epoch followed by
-``--resume`` to 2, in fresh processes; the final weights, buffers
+with its AURA histograms) for 2 epochs straight, and ``--resume`` of its
+epoch-1 checkpoint to 2 in a fresh process; the final weights, buffers
 (histograms) and optimizer state must be identical, for the data loading
 settings users have: no workers, workers restarted every epoch, and
 persistent workers. The same comparison without ``ExactResumeHook`` differs
@@ -79,11 +79,15 @@ def differing(a: dict, b: dict) -> list:
 
 
 def straight_and_resumed(tmp_path, options, config=DEMO):
+    """Train 2 epochs straight, then resume that run's epoch-1 checkpoint
+    in a fresh process: the state a run stopped after epoch 1 leaves (the
+    checkpoint is the same whether or not training went on after it was
+    saved)."""
     straight = train(tmp_path / 'straight', 2, options, config=config)
-    first = tmp_path / 'first'
-    train(first, 1, options, config=config)
-    resumed = train(tmp_path / 'resumed', 2, options,
-                    resume=first / 'epoch_1.pth', config=config)
+    first = tmp_path / 'straight' / 'epoch_1.pth'
+    assert torch.load(first, map_location='cpu')['meta']['epoch'] == 1
+    resumed = train(tmp_path / 'resumed', 2, options, resume=first,
+                    config=config)
     assert resumed['meta']['epoch'] == straight['meta']['epoch'] == 2
     assert resumed['meta']['iter'] == straight['meta']['iter']
     return straight, resumed
