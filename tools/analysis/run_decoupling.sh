@@ -13,6 +13,9 @@
 #   CIFAR10_JPEG_ROOT=/path/to/cifar10-jpeg \
 #       bash tools/analysis/run_decoupling.sh WORK_ROOT ["0 1 2"]
 #
+# STEPS (default "ce ghm more") picks the groups above (1, 2, 3), e.g. to run
+# two groups side by side, each in its own process:
+#   STEPS=ce bash ... & STEPS=ghm bash ...
 # Restartable like run_seeds.sh: a finished step (its last checkpoint, or
 # for tau-norm its test metrics) is skipped, an unfinished training resumes
 # exactly (--resume). One step at a time with THREADS (default 1) threads.
@@ -64,14 +67,20 @@ taunorm() {  # SEED
 ce=$c/softmax/softmax_resnet32_30e_cifar10jpeg-lt-if100.py
 ghm=$c/ghm_cwap/ghm-cwap_resnet32_30e_cifar10jpeg-lt-if100.py
 bs=$c/balanced_softmax/balanced-softmax_resnet32_30e_cifar10jpeg-lt-if100.py
+steps=" ${STEPS:-ce ghm more} "
 for seed in $seeds; do
-    stage1 "$ce" "$seed"
-    stage2 "$d/softmax-crt_resnet32_30e_cifar10jpeg-lt-if100.py" "$seed" "$ce"
-    stage2 "$d/softmax-lws_resnet32_30e_cifar10jpeg-lt-if100.py" "$seed" "$ce"
-    taunorm "$seed"
-    stage1 "$ghm" "$seed"
-    stage2 "$d/ghm-cwap-crt_resnet32_30e_cifar10jpeg-lt-if100.py" "$seed" "$ghm"
-    if [ "${ONE_SEED_TOO:-$([ "$seed" = 0 ] && echo 1 || echo 0)}" = 1 ]; then
+    if [[ $steps == *" ce "* ]]; then
+        stage1 "$ce" "$seed"
+        stage2 "$d/softmax-crt_resnet32_30e_cifar10jpeg-lt-if100.py" "$seed" "$ce"
+        stage2 "$d/softmax-lws_resnet32_30e_cifar10jpeg-lt-if100.py" "$seed" "$ce"
+        taunorm "$seed"
+    fi
+    if [[ $steps == *" ghm "* ]]; then
+        stage1 "$ghm" "$seed"
+        stage2 "$d/ghm-cwap-crt_resnet32_30e_cifar10jpeg-lt-if100.py" "$seed" "$ghm"
+    fi
+    if [[ $steps == *" more "* ]] && \
+            [ "${ONE_SEED_TOO:-$([ "$seed" = 0 ] && echo 1 || echo 0)}" = 1 ]; then
         stage1 "$bs" "$seed"
         stage2 "$d/balanced-softmax-crt_resnet32_30e_cifar10jpeg-lt-if100.py" "$seed" "$bs"
         for s in cb sqrt pb; do
