@@ -18,7 +18,7 @@ is needed to train.
 from .export import export_run
 from .files import (BENCHMARK_SCHEMA, RUN_SCHEMA, RunResult, load_benchmark,
                     load_run_results, result_path, validate_benchmark,
-                    validate_run_result, write_result)
+                    validate_run_result, write_benchmark, write_result)
 from .names import ConfigName, parse_config_name
 from .paper import load_paper_tables, paper_top1
 from .readme import check_files, readme_files, update_file
@@ -27,7 +27,8 @@ from .runs import Run, load_runs, merge_by_checkpoint, select_metrics
 __all__ = [
     'BENCHMARK_SCHEMA', 'RUN_SCHEMA', 'RunResult', 'export_run',
     'load_benchmark', 'load_run_results', 'result_path',
-    'validate_benchmark', 'validate_run_result', 'write_result',
+    'validate_benchmark', 'validate_run_result', 'write_benchmark',
+    'write_result',
     'ConfigName', 'parse_config_name', 'load_paper_tables', 'paper_top1',
     'check_files', 'readme_files', 'update_file', 'Run', 'load_runs',
     'merge_by_checkpoint', 'select_metrics'

@@ -247,6 +247,19 @@ def load_benchmark(path: str) -> dict:
     return validate_benchmark(read_json(path), path)
 
 
+def write_benchmark(result: dict, path: str) -> str:
+    """Write a benchmark file (checked against the schema first, then
+    written atomically: a failed check or write leaves what was there);
+    returns the path.
+
+    Raises:
+        ValueError: naming the field that is wrong.
+    """
+    validate_benchmark(result, path)
+    atomic_json_dump(result, path, indent=1)
+    return path
+
+
 def write_result(result: dict, results_dir: str, suite: str) -> str:
     """Write a run result where it belongs; returns the path.
 

@@ -240,3 +240,24 @@ def test_export_takes_the_per_class_file_of_a_test_in_its_own_folder(
     assert tested['per_class']['accuracy'] == [100.0, 92.0]
     validated = export_run(run, suite='digits-lt_demo_cpu', source='val')
     assert validated['per_class']['accuracy'] == [100.0, 90.0]
+
+
+def test_benchmark_files_are_checked_before_they_are_written(tmp_path):
+    """One writer for benchmark files (every benchmark script's): a result
+    the schema refuses leaves the file that was there untouched."""
+    from mmghm.results.files import load_benchmark, write_benchmark
+    good = dict(schema='mmghm.benchmark/1', benchmark='demo',
+                device='cpu: 2-core x86_64', torch='2.14.1',
+                measured=dict(tool='tools/analysis/x.py'),
+                columns=['loss', 'ms'],
+                rows=[dict(loss='CE', ms=1.5), dict(loss='GHM', ms=2.0)])
+    path = tmp_path / 'benchmarks' / 'demo_cpu.json'
+    path.parent.mkdir()
+    assert write_benchmark(good, str(path)) == str(path)
+    assert load_benchmark(str(path)) == good
+    before = path.read_bytes()
+    bad = dict(good, rows=[['CE', 1.5]])  # rows must be objects
+    with pytest.raises(ValueError, match='demo_cpu.json'):
+        write_benchmark(bad, str(path))
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in path.parent.iterdir()) == ['demo_cpu.json']

@@ -3,7 +3,6 @@ the same on CPU and CUDA, and the result files README tables are generated
 from (``results/benchmarks/<benchmark>_<device>.json``, schema
 ``mmghm.benchmark/1``)."""
 import datetime
-import json
 import os
 import os.path as osp
 import time
@@ -11,6 +10,7 @@ from typing import Callable, List, Optional
 
 import torch
 
+from mmghm.results.files import write_benchmark
 from mmghm.utils.package_path import repo_root
 from mmghm.utils.provenance import code_commit, device_description
 
@@ -127,10 +127,7 @@ def save_result(args, benchmark: str, device: torch.device, columns: List[str],
         rows=rows,
         **extra)
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    with open(path, 'w', encoding='utf-8') as f:
-        json.dump(result, f, indent=1)
-        f.write('\n')
-    return path
+    return write_benchmark(result, path)
 
 
 def markdown_table(columns: List[str], rows: List[dict],

@@ -16,13 +16,13 @@ Example::
     python tools/analysis/effective_sizes.py CKPT --json sizes.json
 """
 import argparse
-import json
 import math
 import sys
 
 import mmghm  # noqa: F401  (registers the modules)
 from mmghm.models.losses.ghm_cwap_functional import effective_size
 from mmghm.utils.checkpoint import load_checkpoint_file
+from mmghm.utils.files import atomic_json_dump
 from mmghm.visualization.grad_hist_state import (find_loss_key, loss_buffer,
                                                  loss_config)
 
@@ -100,8 +100,7 @@ def main(argv=None):
         print(f'{c:>5} {n:>8} {s:>10.1f} {m:>22.3f}')
     print(f'slope of log S on log n: {res["slope_log_s_on_log_n"]:.3f}')
     if args.json:
-        with open(args.json, 'w') as f:
-            json.dump(res, f, indent=1)
+        atomic_json_dump(res, args.json, indent=1)
         print(f'wrote {args.json}')
 
 

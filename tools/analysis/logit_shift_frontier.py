@@ -43,7 +43,7 @@ from benchmark_utils import ROOT, markdown_table
 
 from mmghm.evaluation.logit_shift import (best_shift, logit_shift_curve,
                                           mean_curve)
-from mmghm.results.files import BENCHMARK_SCHEMA
+from mmghm.results.files import BENCHMARK_SCHEMA, write_benchmark
 from mmghm.utils.predictions import load_predictions, prediction_arrays
 from mmghm.utils.provenance import code_commit
 
@@ -226,9 +226,7 @@ def main(argv: Optional[List[str]] = None) -> None:
                             for r in curve]
                     for label, curve in curves.items()})
         os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
-        with open(args.out, 'w', encoding='utf-8') as f:
-            json.dump(result, f, indent=1)
-            f.write('\n')
+        write_benchmark(result, args.out)
         print(f'Saved {args.out}')
 
 

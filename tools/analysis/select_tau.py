@@ -24,7 +24,6 @@ with the whole curve to ``--out`` and the test command is printed::
 """
 import argparse
 import copy
-import json
 import sys
 from typing import Dict, List, Optional, Sequence
 
@@ -33,6 +32,7 @@ import torch
 
 import mmghm  # noqa: F401  (registers the modules, checkpoint allow-list)
 from mmghm.models.heads.decoupling_heads import tau_normalized
+from mmghm.utils.files import atomic_json_dump
 
 DEFAULT_TAUS = [round(0.1 * i, 1) for i in range(21)]  # 0, 0.1, ..., 2
 
@@ -204,8 +204,7 @@ def main(argv=None) -> int:
             ['--o', *args.cfg_options]).o)
     result = select_tau(cfg, args.checkpoint, args.per_class, args.seed,
                         args.taus, args.keep_bias, args.batch_size)
-    with open(args.out, 'w', encoding='utf-8') as f:
-        json.dump(result, f, indent=2)
+    atomic_json_dump(result, args.out, indent=2)
     print(f"tau = {result['tau']} (balanced accuracy "
           f"{100 * result['val_balanced_accuracy']:.2f}% on "
           f"{result['val_split']['num_images']} held-out training images; "
