@@ -44,10 +44,15 @@ stage2() {  # CONFIG SEED STAGE1_CONFIG
     if [ -f "$dir/epoch_3.pth" ]; then echo "skip $dir"; return; fi
     mkdir -p "$dir"
     echo "$(date +%T) start $dir"
-    python tools/train.py "$1" --work-dir "$dir" --resume \
+    # --resume only a stage 2 already under way: with nothing to resume,
+    # the auto-resume would clear load_from (the stage-1 weights)
+    local resume=() rc
+    if [ -f "$dir/last_checkpoint" ]; then resume=(--resume); fi
+    python tools/train.py "$1" --work-dir "$dir" "${resume[@]}" \
         --cfg-options "randomness.seed=$2" "load_from=$ckpt" \
         > "$dir/train.out" 2>&1
-    echo "$(date +%T) done  $dir (exit $?)"
+    rc=$?
+    echo "$(date +%T) done  $dir (exit $rc)"
 }
 taunorm() {  # SEED
     local cfg=$d/softmax-taunorm_resnet32_30e_cifar10jpeg-lt-if100.py dir ckpt tau
@@ -62,7 +67,8 @@ taunorm() {  # SEED
     tau=$(python -c "import json, sys; print(json.load(open(sys.argv[1]))['tau'])" "$dir/tau.json")
     python tools/test.py "$cfg" "$ckpt" --work-dir "$dir" \
         --cfg-options "model.head.tau=$tau" > "$dir/test.out" 2>&1
-    echo "$(date +%T) done  $dir (tau $tau, exit $?)"
+    local rc=$?
+    echo "$(date +%T) done  $dir (tau $tau, exit $rc)"
 }
 ce=$c/softmax/softmax_resnet32_30e_cifar10jpeg-lt-if100.py
 ghm=$c/ghm_cwap/ghm-cwap_resnet32_30e_cifar10jpeg-lt-if100.py

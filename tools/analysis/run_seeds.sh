@@ -25,7 +25,8 @@ run() {
     OMP_NUM_THREADS=$THREADS MKL_NUM_THREADS=$THREADS python tools/train.py "$config" \
         --work-dir "$dir" --resume ${TRAIN_FLAGS:-} --cfg-options "randomness.seed=$seed" $EXTRA \
         > "$dir/train.out" 2>&1
-    echo "$(date +%T) done  $dir (exit $?)"
+    local rc=$?
+    echo "$(date +%T) done  $dir (exit $rc)"
 }
 jobs_list=()
 for seed in $seeds; do for config in "$@"; do jobs_list+=("$config $seed"); done; done
