@@ -185,8 +185,10 @@ def _per_class(run: Run, metrics: Dict[str, float]) -> Optional[dict]:
     if top1 is None:
         return None
     # tools/test.py without --work-dir writes its per-class file into its
-    # own timestamped folder (beside its log), not over the training's.
-    folders = [osp.dirname(log) for log in run.test_logs] + [run.work_dir]
+    # own timestamped folder (beside its log), not over the training's;
+    # with --work-dir, into that work dir (the log folder's parent).
+    folders = [osp.dirname(log) for log in run.test_logs]
+    folders += [osp.dirname(f) for f in folders] + [run.work_dir]
     for folder in filter(osp.isdir, folders):
         for name in sorted(f for f in os.listdir(folder)
                            if f.endswith('.json')):

@@ -242,6 +242,29 @@ def test_export_takes_the_per_class_file_of_a_test_in_its_own_folder(
     assert validated['per_class']['accuracy'] == [100.0, 90.0]
 
 
+def test_export_takes_the_per_class_file_of_a_test_in_its_own_work_dir(
+        tmp_path):
+    """tools/test.py --work-dir DIR writes per_class.json into DIR (the
+    parent of its log's folder); a training exported with that test finds
+    it there, not the training's own (other top-1)."""
+    from mmghm.results.runs import merge_by_checkpoint
+    train = make_run(tmp_path, 'train', DEMO,
+                     [('20240101_000000', [1, 2], [90.0, 96.9], None)],
+                     config_text=CONFIG_TEXT, seed=3)
+    (train / 'per_class.json').write_text(json.dumps(dict(
+        top1=96.9, per_class_accuracy=[100.0, 90.0], class_counts=[140, 14])))
+    test = make_run(tmp_path, 'test', DEMO, tests=[(
+        '20240101_010000', {'accuracy/top1': 97.0, 'group_accuracy/top1':
+                            97.0}, str(train / 'epoch_2.pth'))],
+                    config_text=CONFIG_TEXT, seed=3)
+    (test / 'per_class.json').write_text(json.dumps(dict(
+        top1=97.0, per_class_accuracy=[100.0, 94.0], class_counts=[140, 14])))
+    (run, ) = merge_by_checkpoint(load_runs([str(train), str(test)]))
+    tested = export_run(run, suite='digits-lt_demo_cpu')
+    assert tested['metrics']['group_accuracy/top1'] == 97.0
+    assert tested['per_class']['accuracy'] == [100.0, 94.0]
+
+
 def test_benchmark_files_are_checked_before_they_are_written(tmp_path):
     """One writer for benchmark files (every benchmark script's): a result
     the schema refuses leaves the file that was there untouched."""
