@@ -18,7 +18,9 @@ run() {
     local config=$1 seed=$2 name dir epochs
     name=$(basename "$config" .py)
     dir="$root/$name/seed$seed"
-    epochs=$(python -c "from mmengine import Config; print(Config.fromfile('$config').train_cfg.max_epochs)" 2>/dev/null)
+    # the last line: MMEngine logs to stdout when a config reads an
+    # environment variable (CIFAR10_JPEG_ROOT)
+    epochs=$(python -c "from mmengine import Config; print(Config.fromfile('$config').train_cfg.max_epochs)" 2>/dev/null | tail -n 1)
     if [ -f "$dir/epoch_$epochs.pth" ]; then echo "skip $dir"; return; fi
     mkdir -p "$dir"
     echo "$(date +%T) start $dir"
