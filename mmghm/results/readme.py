@@ -150,13 +150,18 @@ def _update_pictures(text: str, path: str, repo_root: str,
     for m in _BLOCK_RE.finditer(text):
         if m['kind'] != 'class-accuracy':
             continue
-        args = dict(token.partition('=')[::2] for token in m['args'].split())
+        args = _block_args(m)
         image = _image_path(args['image'], repo_root, readme_dir, path)
         configs = args['configs'].split(',') if 'configs' in args else None
         stale |= update_class_accuracy_png(
             osp.join(repo_root, 'results'), args['suite'], image, configs,
             write)
     return stale
+
+
+def _block_args(m: 're.Match') -> Dict[str, str]:
+    """The ``key=value`` options of a matched block's opening marker."""
+    return dict(token.partition('=')[::2] for token in m['args'].split())
 
 
 def render_text(text: str, path: str, repo_root: str) -> Tuple[str, int]:
@@ -175,7 +180,7 @@ def render_text(text: str, path: str, repo_root: str) -> Tuple[str, int]:
     for m in blocks:
         lineno = text.count('\n', 0, m.start()) + 1
         where = f'{path}:{lineno}'
-        args = dict(token.partition('=')[::2] for token in m['args'].split())
+        args = _block_args(m)
         body = render_block(m['kind'], args, repo_root, readme_dir, where)
         out += [text[pos:m.end('open')], body.rstrip('\n') + '\n',
                 m['close']]
