@@ -187,8 +187,10 @@ def _per_class(run: Run, metrics: Dict[str, float]) -> Optional[dict]:
     # tools/test.py without --work-dir writes its per-class file into its
     # own timestamped folder (beside its log), not over the training's;
     # with --work-dir, into that work dir (the log folder's parent).
-    folders = [osp.dirname(log) for log in run.test_logs]
-    folders += [osp.dirname(f) for f in folders] + [run.work_dir]
+    # (each folder once: without --work-dir the parent is the work dir)
+    logs = [osp.dirname(log) for log in run.test_logs]
+    folders = list(dict.fromkeys(
+        logs + [osp.dirname(f) for f in logs] + [run.work_dir]))
     for folder in filter(osp.isdir, folders):
         for name in sorted(f for f in os.listdir(folder)
                            if f.endswith('.json')):
