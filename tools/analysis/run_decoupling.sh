@@ -28,6 +28,7 @@ root=${1:?usage: run_decoupling.sh WORK_ROOT [SEEDS]}
 seeds=${2:-0}
 THREADS=${THREADS:-1}
 cd "$(dirname "$0")/../.."
+source tools/analysis/lib.sh
 : "${CIFAR10_JPEG_ROOT:?set CIFAR10_JPEG_ROOT to the unpacked cifar10-jpeg folder (train/, test/)}"
 export OMP_NUM_THREADS=$THREADS MKL_NUM_THREADS=$THREADS
 c=configs
@@ -39,9 +40,11 @@ dir_of() { echo "$root/$(basename "$1" .py)/seed$2"; }
 stage2() {  # CONFIG SEED STAGE1_CONFIG
     local dir ckpt
     dir=$(dir_of "$1" "$2")
-    ckpt="$(dir_of "$3" "$2")/epoch_30.pth"
+    final_checkpoint "$3" "$(dir_of "$3" "$2")"
+    ckpt=$REPLY
     if [ ! -f "$ckpt" ]; then echo "missing $ckpt: skip $dir"; return; fi
-    if [ -f "$dir/epoch_3.pth" ]; then echo "skip $dir"; return; fi
+    final_checkpoint "$1" "$dir"
+    if [ -f "$REPLY" ]; then echo "skip $dir"; return; fi
     mkdir -p "$dir"
     echo "$(date +%T) start $dir"
     # --resume only a stage 2 already under way: with nothing to resume,
@@ -57,7 +60,8 @@ stage2() {  # CONFIG SEED STAGE1_CONFIG
 taunorm() {  # SEED
     local cfg=$d/softmax-taunorm_resnet32_30e_cifar10jpeg-lt-if100.py dir ckpt tau
     dir=$(dir_of "$cfg" "$1")
-    ckpt="$(dir_of $c/softmax/softmax_resnet32_30e_cifar10jpeg-lt-if100.py "$1")/epoch_30.pth"
+    final_checkpoint "$ce" "$(dir_of "$ce" "$1")"
+    ckpt=$REPLY
     if [ ! -f "$ckpt" ]; then echo "missing $ckpt: skip $dir"; return; fi
     if compgen -G "$dir/2*/2*.json" > /dev/null; then echo "skip $dir"; return; fi
     mkdir -p "$dir"

@@ -14,14 +14,13 @@ set -uo pipefail
 root=$1; seeds=$2; shift 2
 PARALLEL=${PARALLEL:-2}; THREADS=${THREADS:-1}; EXTRA=${EXTRA:-}
 cd "$(dirname "$0")/../.."
+source tools/analysis/lib.sh
 run() {
-    local config=$1 seed=$2 name dir epochs
+    local config=$1 seed=$2 name dir
     name=$(basename "$config" .py)
     dir="$root/$name/seed$seed"
-    # the last line: MMEngine logs to stdout when a config reads an
-    # environment variable (CIFAR10_JPEG_ROOT)
-    epochs=$(python -c "from mmengine import Config; print(Config.fromfile('$config').train_cfg.max_epochs)" 2>/dev/null | tail -n 1)
-    if [ -f "$dir/epoch_$epochs.pth" ]; then echo "skip $dir"; return; fi
+    final_checkpoint "$config" "$dir"
+    if [ -f "$REPLY" ]; then echo "skip $dir"; return; fi
     mkdir -p "$dir"
     echo "$(date +%T) start $dir"
     OMP_NUM_THREADS=$THREADS MKL_NUM_THREADS=$THREADS python tools/train.py "$config" \
