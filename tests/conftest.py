@@ -15,7 +15,9 @@
    printed in the header and the summary; ``--order-seed N`` reruns an
    order, ``--order forward`` (collection order) and ``--order reverse``
    are the fixed ones. So every run, CI's included, also checks that the
-   tests pass in any order.
+   tests pass in any order. With pytest-xdist (``-n 2 --dist loadfile``,
+   README's command) the workers share the controller's seed, and each
+   module runs whole on one worker, in the shuffled order.
 
 A small option rather than a plugin (pytest-randomly, pytest-random-order):
 nothing to install in CI or in the downstream environment, and the
@@ -33,6 +35,7 @@ import torch
 
 ORDERS = ('forward', 'reverse', 'random')
 SEED = pytest.StashKey[int]()
+WORKER_SEED = 'mmghm_order_seed'
 
 
 # ---------------------------------------------------------------------------
@@ -56,9 +59,18 @@ def pytest_configure(config):
         'in-process state with other tests (-m "not subprocess" leaves '
         'them out for a quick run)')
     seed = config.getoption('order_seed')
+    # a pytest-xdist worker takes the controller's seed, so that every
+    # worker collects the same order (xdist refuses differing collections)
+    seed = getattr(config, 'workerinput', {}).get(WORKER_SEED, seed)
     if seed is None:
         seed = random.SystemRandom().randrange(2**31)
     config.stash[SEED] = seed
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node):
+    """pytest-xdist (controller): hand each worker the order's seed."""
+    node.workerinput[WORKER_SEED] = node.config.stash[SEED]
 
 
 def _order_line(config) -> str:
