@@ -23,7 +23,7 @@ def quick_run(tmp_path_factory):
     proc = subprocess.run(
         ['bash', str(REPO / 'tools' / 'device' / 'run_benchmarks.sh'),
          '--quick'], cwd=str(REPO), env=env, capture_output=True, text=True,
-        timeout=600)
+        timeout=1500)  # 4 steps of at most QUICK_LIMIT_S (300 s)
     return proc, out
 
 
