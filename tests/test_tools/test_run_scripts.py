@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from mmengine import Config
@@ -35,8 +36,10 @@ def _env(tmp_path):
 
 
 def _epochs(config: str) -> int:
-    os.environ.setdefault('CIFAR10_JPEG_ROOT', '/nonexistent')
-    return Config.fromfile(str(ROOT / config)).train_cfg.max_epochs
+    # the configs read CIFAR10_JPEG_ROOT; set only while one is read, so
+    # that no other test in this process sees it
+    with mock.patch.dict(os.environ, CIFAR10_JPEG_ROOT='/nonexistent'):
+        return Config.fromfile(str(ROOT / config)).train_cfg.max_epochs
 
 
 def _ran(tmp_path) -> list:
