@@ -2,6 +2,13 @@
 
 declare -gA _MAX_EPOCHS=()
 
+# work_dir ROOT CONFIG SEED: the work dir of CONFIG's run with SEED,
+# ROOT/<config name>/seed<SEED> (every run script's layout, and what
+# collect_results.py export is pointed at).
+work_dir() {
+    echo "$1/$(basename "$2" .py)/seed$3"
+}
+
 # max_epochs CONFIG: sets REPLY to the config's train_cfg.max_epochs, read
 # once per config and shell (a Python start each time otherwise), without
 # the config's custom_imports (no mmghm, no torchvision). The last line

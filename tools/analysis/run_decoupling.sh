@@ -36,7 +36,7 @@ d=$c/decoupling
 stage1() {  # CONFIG SEED
     PARALLEL=1 THREADS=$THREADS bash tools/analysis/run_seeds.sh "$root" "$2" "$1"
 }
-dir_of() { echo "$root/$(basename "$1" .py)/seed$2"; }
+dir_of() { work_dir "$root" "$1" "$2"; }
 stage2() {  # CONFIG SEED STAGE1_CONFIG
     local dir ckpt
     dir=$(dir_of "$1" "$2")

@@ -16,9 +16,8 @@ PARALLEL=${PARALLEL:-2}; THREADS=${THREADS:-1}; EXTRA=${EXTRA:-}
 cd "$(dirname "$0")/../.."
 source tools/analysis/lib.sh
 run() {
-    local config=$1 seed=$2 name dir
-    name=$(basename "$config" .py)
-    dir="$root/$name/seed$seed"
+    local config=$1 seed=$2 dir
+    dir=$(work_dir "$root" "$config" "$seed")
     final_checkpoint "$config" "$dir"
     if [ -f "$REPLY" ]; then echo "skip $dir"; return; fi
     mkdir -p "$dir"
