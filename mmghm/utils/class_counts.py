@@ -221,8 +221,18 @@ class ClassCountsMixin:
                 'pass class_counts=[...] or add '
                 "dict(type='mmghm.ClassCountsHook') to custom_hooks.")
 
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata,
+                              strict, missing_keys, *args, **kwargs):
+        super()._load_from_state_dict(state_dict, prefix, local_metadata,
+                                      strict, missing_keys, *args, **kwargs)
+        # The counts are data, not learned: a checkpoint of a model without
+        # them (a cross-entropy checkpoint tested with a logit-adjusted
+        # head) is not missing anything. The module keeps the counts it has
+        # (the constructor's, or ClassCountsHook's before the test). Only
+        # both keys absent is allowed; one of the two is a broken file.
+        own = [prefix + 'class_counts', prefix + '_counts_set']
+        if not any(k in state_dict for k in own):
+            missing_keys[:] = [k for k in missing_keys if k not in own]
         self._counts_known = bool(self._counts_set)
         if self._counts_known:
             self._on_class_counts(self.class_counts.to(torch.float64))

@@ -11,7 +11,9 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Tuple
 
+import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
@@ -19,7 +21,7 @@ from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
 
 from mmghm.engine.hooks import CheckpointMismatchError
-from mmghm.registry import MODELS
+from mmghm.registry import DATASETS, MODELS
 from mmghm.utils.launch import strict_loading
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -145,6 +147,56 @@ def test_an_older_ghm_cwap_checkpoint_layout_is_not_refused(
     cfg = demo_config(tmp_path)
     cfg.load_from = str(old_path)
     runner_of(cfg).load_or_resume()
+
+
+def _cross_entropy_checkpoint(tmp_path: Path) -> Tuple[Path, dict]:
+    cfg = demo_config(tmp_path)
+    cfg.model.head.loss = dict(type='CrossEntropyLoss')
+    path = tmp_path / 'ce.pth'
+    return path, save_model_checkpoint(cfg, path)
+
+
+def _logit_adjusted_config(tmp_path: Path, ckpt: Path) -> Config:
+    cfg = demo_config(tmp_path)
+    cfg.model.head.type = 'mmghm.LogitAdjustedLinearClsHead'
+    cfg.model.head.tau = 1.0
+    cfg.model.head.loss = dict(type='CrossEntropyLoss')
+    cfg.load_from = str(ckpt)
+    return cfg
+
+
+def test_a_cross_entropy_checkpoint_loads_into_a_logit_adjusted_head(
+        tmp_path):
+    """The documented post-hoc logit adjustment (configs/logit_adjustment:
+    a softmax_* checkpoint tested with the softmax-la config): the head's
+    class counts are data, not weights, so a checkpoint without them is
+    not refused; ClassCountsHook fills them from the training set before
+    the test."""
+    path, state = _cross_entropy_checkpoint(tmp_path)
+    assert not any('class_counts' in k or '_counts_set' in k for k in state)
+    runner = runner_of(_logit_adjusted_config(tmp_path, path))
+    runner.load_or_resume()
+    head = runner.model.head
+    torch.testing.assert_close(head.fc.weight, state['head.fc.weight'],
+                               rtol=0, atol=0)
+    assert not head.has_counts
+    runner.call_hook('before_test')
+    train = DATASETS.build(copy.deepcopy(runner.cfg.train_dataloader.dataset))
+    expected = np.bincount(np.asarray(train.get_gt_labels()), minlength=10)
+    assert head.has_counts
+    assert head.class_counts.tolist() == expected.tolist()
+
+
+def test_a_checkpoint_with_half_of_the_class_counts_is_refused(tmp_path):
+    path, state = _cross_entropy_checkpoint(tmp_path)
+    state['head.class_counts'] = torch.ones(10)  # but no head._counts_set
+    torch.save({'meta': {'epoch': 1, 'iter': 9}, 'state_dict': state},
+               str(path))
+    runner = runner_of(_logit_adjusted_config(tmp_path, path))
+    with pytest.raises(CheckpointMismatchError,
+                       match=r'1 model keys missing from the checkpoint '
+                             r'\(head\._counts_set\)'):
+        runner.load_or_resume()
 
 
 def test_partial_load_loads_the_matching_part(depth20, tmp_path):

@@ -69,13 +69,27 @@ def test_needs_counts_before_predicting_and_keeps_them_in_state_dict():
     assert 'log_counts' not in head.state_dict()
 
 
-def test_plain_checkpoint_loads_with_only_the_counts_missing():
+def test_plain_checkpoint_loads_strictly_and_keeps_the_heads_counts():
+    """A LinearClsHead checkpoint has no counts; they are data, not
+    weights, so nothing is reported missing and the head keeps its own."""
     plain, _ = _pair()
-    head = LogitAdjustedLinearClsHead(num_classes=4, in_channels=6)
+    head = LogitAdjustedLinearClsHead(num_classes=4, in_channels=6,
+                                      class_counts=COUNTS)
     missing, unexpected = head.load_state_dict(plain.state_dict(),
-                                               strict=False)
-    assert sorted(missing) == ['_counts_set', 'class_counts']
-    assert unexpected == []
+                                               strict=True)
+    assert missing == [] and unexpected == []
+    assert head.has_counts
+    assert head.class_counts.tolist() == COUNTS
+    torch.testing.assert_close(head.fc.weight, plain.fc.weight,
+                               rtol=0, atol=0)
+
+
+def test_a_state_dict_with_only_one_of_the_count_buffers_is_incomplete():
+    plain, _ = _pair()
+    state = dict(plain.state_dict(), class_counts=torch.ones(4))
+    head = LogitAdjustedLinearClsHead(num_classes=4, in_channels=6)
+    missing, _ = head.load_state_dict(state, strict=False)
+    assert missing == ['_counts_set']
 
 
 @pytest.mark.parametrize('kwargs, match', [
