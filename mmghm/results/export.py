@@ -15,6 +15,7 @@ import json
 import math
 import os
 import os.path as osp
+import stat
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from .files import (RUN_SCHEMA, RunResult, read_json, top1_of,
@@ -166,6 +167,24 @@ def _sha256(path: str) -> str:
         for block in iter(lambda: f.read(1 << 20), b''):
             digest.update(block)
     return digest.hexdigest()
+
+
+def _start_checkpoint_sha256(load_from: Any) -> Optional[str]:
+    """The SHA-256 of the checkpoint a training started from (a stage 2's
+    stage-1 checkpoint), or None.
+
+    The path comes from the dumped config, so it is read only if it names
+    a regular ``.pth`` file: a device, a pipe or any other file is never
+    opened.
+    """
+    if not isinstance(load_from, str) or not load_from.endswith('.pth'):
+        return None
+    try:
+        if not stat.S_ISREG(os.stat(load_from).st_mode):
+            return None
+    except (OSError, ValueError):
+        return None
+    return _sha256(load_from)
 
 
 def _read_summary(run: Run) -> dict:
@@ -371,6 +390,10 @@ def export_run(run: Run,
         measured['checkpoint'] = osp.basename(ckpt)
         if osp.isfile(ckpt):
             measured['checkpoint_sha256'] = _sha256(ckpt)
+    start = _start_checkpoint_sha256(dumped.get('load_from')) \
+        if run.logs else None
+    if start:
+        measured['load_from_sha256'] = start
     result = dict(
         schema=RUN_SCHEMA,
         config=config or f'{run.config}.py',

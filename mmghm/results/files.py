@@ -17,7 +17,8 @@ made by ``cfg_options``: ``results/<suite>/<config-stem>@<variant>/...``)::
                   "torch": "2.14.1", "precision": "fp32", "commit": "...",
                   "date": "2026-11-28", "wall_s": 123.4,
                   "checkpoint": "epoch_30.pth",
-                  "checkpoint_sha256": "..."}}
+                  "checkpoint_sha256": "...",
+                  "load_from_sha256": "..."}}   # a training from a checkpoint
 
 A suite (``<suite>``) names data + schedule + where it ran
 (``digits-lt_demo_cpu``, ``cifar10jpeg-lt-if100_30e_cpu``...).

@@ -1,6 +1,8 @@
 """Run result files: export from work dirs, the schema, one checkpoint
 counted once."""
+import hashlib
 import json
+import os
 
 import pytest
 import torch
@@ -70,6 +72,40 @@ def test_a_test_run_alone_takes_the_seed_of_its_checkpoint(tmp_path):
     ckpt.write_bytes(b'not a checkpoint')
     (run, ) = load_runs([str(tmp_path / 'test')])
     assert export_run(run, suite='s')['seed'] == 0
+
+
+def _trained_from(tmp_path, name, load_from):
+    text = CONFIG_TEXT + f'load_from = {str(load_from)!r}\n'
+    make_run(tmp_path, name, DEMO,
+             [('20240101_000000', [1, 2], [90.0, 96.9], None)],
+             config_text=text, seed=3)
+    (run, ) = load_runs([str(tmp_path / name)])
+    return export_run(run, suite='s')['measured']
+
+
+def test_a_training_from_a_checkpoint_records_that_checkpoints_digest(
+        tmp_path):
+    """A stage 2 names its stage-1 checkpoint (``load_from``), so that a
+    result says which run it continued."""
+    start = tmp_path / 'stage1' / 'epoch_30.pth'
+    start.parent.mkdir()
+    start.write_bytes(b'stage-1 weights' * 1000)
+    m = _trained_from(tmp_path, 'stage2', start)
+    assert m['load_from_sha256'] == hashlib.sha256(
+        start.read_bytes()).hexdigest()
+    assert m['checkpoint_sha256'] != m['load_from_sha256']
+
+
+def test_a_start_checkpoint_that_is_not_a_regular_pth_file_is_not_read(
+        tmp_path):
+    fifo = tmp_path / 'pipe.pth'
+    os.mkfifo(fifo)  # opening it to read would block forever
+    other = tmp_path / 'notes.txt'
+    other.write_text('x')
+    for i, path in enumerate([fifo, other, tmp_path / 'gone.pth',
+                              '/dev/zero', 'a\0b.pth']):
+        assert 'load_from_sha256' not in _trained_from(
+            tmp_path, f'wd{i}', path)
 
 
 def test_export_last_validation_with_per_class(trained_and_tested):
