@@ -6,26 +6,10 @@ import os.path as osp
 
 import pytest
 
-from mmghm.results.files import load_run_results
-from mmghm.results.tables import Stat, group_results, metric_value
-
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-SUITE = 'cifar10jpeg-lt-if100_30e_cpu'
 FRONTIER = osp.join(ROOT, 'results', 'benchmarks',
                     'logit_shift_frontier_cpu.json')
 STEM = '{}_resnet32_30e_cifar10jpeg-lt-if100'
-
-
-@pytest.fixture(scope='module')
-def suite():
-    results = load_run_results(osp.join(ROOT, 'results'), SUITE)
-    stats = {}
-    for (stem, variant), runs in group_results(results).items():
-        if variant is None:
-            stats[stem.split('_')[0]] = {
-                m: Stat([metric_value(r.data['metrics'], m) for r in runs])
-                for m in ('top1', 'many', 'medium', 'few')}
-    return stats
 
 
 @pytest.fixture(scope='module')
