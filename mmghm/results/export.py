@@ -15,7 +15,6 @@ import json
 import math
 import os
 import os.path as osp
-import stat
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from .files import (RUN_SCHEMA, RunResult, read_json, top1_of,
@@ -177,12 +176,8 @@ def _start_checkpoint_sha256(load_from: Any) -> Optional[str]:
     a regular ``.pth`` file: a device, a pipe or any other file is never
     opened.
     """
-    if not isinstance(load_from, str) or not load_from.endswith('.pth'):
-        return None
-    try:
-        if not stat.S_ISREG(os.stat(load_from).st_mode):
-            return None
-    except (OSError, ValueError):
+    if not (isinstance(load_from, str) and load_from.endswith('.pth')
+            and osp.isfile(load_from)):  # a regular file (follows links)
         return None
     return _sha256(load_from)
 
