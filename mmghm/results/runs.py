@@ -13,9 +13,11 @@ and ``tools/test.py`` adds ``<work_dir>/<timestamp>/<timestamp>.json`` (one
 JSON object of metrics) whose log names the checkpoint it loaded. A resumed
 training continues in a new timestamp folder.
 
-One checkpoint is one run: a ``tools/test.py`` work dir that scored the last
-checkpoint of a training work dir is merged into that training run instead
-of being counted as a second run (:func:`merge_by_checkpoint`).
+One checkpoint is one run of its config: a ``tools/test.py`` work dir that
+scored the last checkpoint of a training work dir with the same config is
+merged into that training run instead of being counted as a second run
+(:func:`merge_by_checkpoint`); a test with another config is that config's
+run.
 """
 import datetime
 import glob
@@ -317,10 +319,13 @@ def merge_by_checkpoint(runs: Sequence[Run]) -> List[Run]:
     """One run per checkpoint.
 
     A run with a test only (a ``tools/test.py`` work dir) whose checkpoint
-    is another run's last training checkpoint is folded into that run (its
-    ``test`` replaces the training run's when the training run has none or
-    an older one); two test-only runs of one checkpoint become one (the
-    later wins). Everything else is kept as it is.
+    is the last training checkpoint of a run of the same config is folded
+    into that run (its ``test`` replaces the training run's when the
+    training run has none or an older one); two test-only runs of one
+    checkpoint and one config become one (the later wins). A test with
+    another config (e.g. ``softmax-taunorm_*`` or ``softmax-la_*`` on a
+    cross-entropy checkpoint) is another row's run and stays apart.
+    Everything else is kept as it is.
     """
     trainings = [r for r in runs if r.val]
     merged: List[Run] = list(trainings)
@@ -328,8 +333,8 @@ def merge_by_checkpoint(runs: Sequence[Run]) -> List[Run]:
     for run in runs:
         if run.val:
             continue
-        owner = next((t for t in trainings
-                      if same_checkpoint(t.checkpoint, run.test_checkpoint)),
+        owner = next((t for t in trainings if t.config == run.config
+                      and same_checkpoint(t.checkpoint, run.test_checkpoint)),
                      None)
         if owner is not None:
             owner_time = max((osp.getmtime(f) for f in owner.test_logs),
@@ -341,8 +346,9 @@ def merge_by_checkpoint(runs: Sequence[Run]) -> List[Run]:
                 owner.test_checkpoint = run.test_checkpoint
                 owner.test_logs = run.test_logs
             continue
-        twin = next((t for t in tests_only if same_checkpoint(
-            t.test_checkpoint, run.test_checkpoint)), None)
+        twin = next((t for t in tests_only if t.config == run.config
+                     and same_checkpoint(t.test_checkpoint,
+                                         run.test_checkpoint)), None)
         if twin is not None:
             tests_only[tests_only.index(twin)] = run  # later files win
             continue

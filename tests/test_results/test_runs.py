@@ -110,6 +110,34 @@ def test_other_checkpoints_stay_separate_and_twin_tests_count_once(
     assert next(r for r in runs if r.val).test is None
 
 
+def test_a_test_with_another_config_stays_that_configs_run(tmp_path):
+    """tau-norm (another config) tested a cross-entropy checkpoint; both
+    folders given to one export: the training keeps its own validations
+    and no test (the bug merged tau-norm's 63.00 into cross-entropy's row),
+    and each config's tests of that checkpoint count once in its own row."""
+    ce = 'softmax_resnet32_30e_cifar10jpeg-lt-if100'
+    tau = 'softmax-taunorm_resnet32_30e_cifar10jpeg-lt-if100'
+    la = 'softmax-la_resnet32_30e_cifar10jpeg-lt-if100'
+    train = make_run(tmp_path, 'ce/seed2', ce,
+                     [('20240101_000000', [1, 2], [50.0, 58.42], None)])
+    ckpt = train / 'epoch_2.pth'
+    make_run(tmp_path, 'tau/seed2', tau,
+             tests=[('20240102_000000', {'accuracy/top1': 63.0}, ckpt)])
+    for i, top1 in enumerate((69.0, 69.5)):
+        make_run(tmp_path, f'la{i}/seed2', la,
+                 tests=[(f'2024010{i + 3}_000000', {'accuracy/top1': top1},
+                         ckpt)])
+    runs = load_runs([str(tmp_path / d) for d in ('ce', 'tau', 'la0', 'la1')])
+    by_config = {r.config: r for r in runs}
+    assert len(runs) == 3 and set(by_config) == {ce, tau, la}
+    assert by_config[ce].test is None
+    assert select_metrics(by_config[ce], 'auto')['accuracy/top1'] == 58.42
+    assert by_config[tau].test == {'accuracy/top1': 63.0}
+    assert by_config[la].test == {'accuracy/top1': 69.5}  # the later one
+    for config in (tau, la):
+        assert same_checkpoint(by_config[config].test_checkpoint, str(ckpt))
+
+
 def test_merge_prefers_the_newer_test(tmp_path):
     name = 'softmax_resnet20_demo_digits-lt'
     train = make_run(tmp_path, 'train', name,
