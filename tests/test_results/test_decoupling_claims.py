@@ -86,10 +86,50 @@ def test_crt_on_balanced_softmax_stays_in_its_spread_many_up_few_down(
                 'few')[0] < 0
 
 
-def test_class_balanced_sampling_is_well_above_ce_and_below_crt(suite):
-    gap, spread = _gap(suite, 'softmax-cb-sampler', 'softmax')
-    assert gap > 3 * spread
-    assert _gap(suite, 'softmax-cb-sampler', 'softmax-crt')[0] < 0
+def test_crt_lifts_every_ghm_cwap_seed_but_ends_below_crt_on_ce_and_bs(
+        suite, committed_results):
+    """cRT on GHM-CWAP: above GHM-CWAP for each seed (and by more than the
+    seed spread on average), Medium and Few up, Many down; below cRT on
+    cross-entropy and below Balanced Softmax alone."""
+    top1 = {(r.config_stem.split('_')[0], r.data['seed']):
+            r.data['metrics']['accuracy/top1'] for r in committed_results}
+    seeds = [seed for method, seed in top1 if method == 'ghm-cwap-crt']
+    assert len(seeds) == 3
+    for seed in seeds:
+        assert top1['ghm-cwap-crt', seed] > top1['ghm-cwap', seed], seed
+    gap, spread = _gap(suite, 'ghm-cwap-crt', 'ghm-cwap')
+    assert gap > spread
+    assert _gap(suite, 'ghm-cwap-crt', 'ghm-cwap', 'many')[0] < 0
+    for group in ('medium', 'few'):
+        assert _gap(suite, 'ghm-cwap-crt', 'ghm-cwap', group)[0] > 0, group
+    for better in ('softmax-crt', 'balanced-softmax'):
+        assert _gap(suite, 'ghm-cwap-crt', better)[0] < 0, better
+
+
+SAMPLERS = ('softmax-sqrt-sampler', 'softmax-pb-sampler',
+            'softmax-cb-sampler')  # in order of how balanced the batches are
+
+
+def test_every_sampler_is_well_above_ce_and_below_crt(suite):
+    for sampler in SAMPLERS:
+        gap, spread = _gap(suite, sampler, 'softmax')
+        assert gap > 3 * spread, sampler
+        assert _gap(suite, sampler, 'softmax-crt')[0] < 0, sampler
+
+
+def test_more_balanced_sampling_trades_many_for_few(suite):
+    for lower, higher in zip(SAMPLERS, SAMPLERS[1:]):
+        assert _gap(suite, higher, lower, 'few')[0] > 0, (higher, lower)
+        assert _gap(suite, higher, lower, 'many')[0] < 0, (higher, lower)
+
+
+def test_square_root_sampling_trails_the_other_two_samplers(suite):
+    """class-balanced and progressively balanced level (closer than the
+    cross-entropy seed spread), square-root below both by more than it."""
+    noise = suite['softmax']['top1'].std
+    sqrt, pb, cb = (suite[s]['top1'].mean for s in SAMPLERS)
+    assert abs(cb - pb) < noise
+    assert min(cb, pb) - sqrt > noise
 
 
 def test_the_chosen_tau_is_the_largest_of_the_default_grid(
